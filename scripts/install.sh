@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs sonogen with its development tools on a fresh machine.
+# torch 2.13.0 first: that exact version resolves to the CPU build here; any other
+# request would pull the CUDA build and several GB of packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python -m pip install -q "torch==2.13.0"
+python -m pip install -q -e ".[dev]"
+# tinysoundfont's wheel declares pyaudio (playback only), which needs PortAudio headers
+# to build; sonogen only renders offline, so install it without that dependency.
+python -m pip install -q --no-deps "tinysoundfont>=0.3.7,<0.4"

@@ -1,0 +1,5 @@
+import sys
+
+from sonogen.cli import main
+
+sys.exit(main())
