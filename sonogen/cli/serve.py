@@ -1,4 +1,4 @@
-"""CLI commands of this area (filled in by its issue)."""
+"""``sonogen serve``: the HTTP API and the web app on uvicorn."""
 
 from __future__ import annotations
 
@@ -6,9 +6,71 @@ import argparse
 from typing import Any
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0..65535, got {value}")
+    return value
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def register(subparsers: Any) -> None:
-    """Add this area's subcommands to subparsers."""
-    del subparsers
+    """Add the ``serve`` subcommand."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve the HTTP API and the jam web app",
+        description=(
+            "Serve the Riffusion-compatible POST /run_inference/, the /v1 API (docs at /docs) "
+            "and the web app at / . The model loads once at start-up."
+        ),
+    )
+    parser.add_argument("--checkpoint", metavar="PATH", help="model checkpoint (default: the embedded one)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=_port, default=3013, help="TCP port (default 3013)")
+    parser.add_argument("--device", help="torch device, e.g. cpu, cuda, cuda:1, mps (default: best available)")
+    parser.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="allow browser pages from this origin (repeatable; '*' for any)",
+    )
+    parser.add_argument(
+        "--queue-size", type=_at_least_one, default=16, metavar="N", help="requests that may wait; more get 503"
+    )
+    parser.add_argument(
+        "--max-batch", type=_at_least_one, default=4, metavar="N", help="compatible requests run together (1: off)"
+    )
+    parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    parser.set_defaults(func=serve)
 
 
-__all__ = ["argparse", "register"]
+def serve(args: argparse.Namespace) -> int:
+    """Build the app for ``args`` and run uvicorn until interrupted."""
+    import uvicorn
+
+    from sonogen.server import ServerConfig, create_app
+
+    config = ServerConfig(
+        checkpoint=args.checkpoint,
+        device=args.device,
+        queue_size=args.queue_size,
+        max_batch=args.max_batch,
+        cors_origins=list(args.cors_origin),
+    )
+    app = create_app(config)
+    print(f"sonogen: serving on http://{args.host}:{args.port}/ (API docs at /docs)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0

@@ -1,0 +1,9 @@
+"""sonogen's HTTP server: the Riffusion-compatible API, the /v1 API and the web app.
+
+Start it with ``sonogen serve``; build it in code with :func:`create_app`.
+"""
+
+from sonogen.server.app import ServerConfig, create_app, get_engine
+from sonogen.server.engine import Engine, Job, QueueFull
+
+__all__ = ["Engine", "Job", "QueueFull", "ServerConfig", "create_app", "get_engine"]

@@ -1,0 +1,355 @@
+"""The FastAPI application: the Riffusion-compatible route, the /v1 API and the web app.
+
+``create_app(config)`` builds the app; the model loads in the lifespan (never at import)
+and is handed to routes through the :func:`get_engine` dependency, which tests override
+with an :class:`~sonogen.server.engine.Engine` around the tiny pipeline.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from sonogen.errors import SonogenError
+from sonogen.server import jobs
+from sonogen.server.encode import EncodedClip
+from sonogen.server.engine import ClientGone, Engine, Job, QueueFull
+from sonogen.server.limits import BodySizeLimit
+from sonogen.server.schemas import (
+    MAX_GUIDANCE,
+    MAX_PROMPT_CHARS,
+    MAX_SEED,
+    MAX_STEPS,
+    MEDIA_TYPES,
+    ClipOut,
+    ErrorOut,
+    GenerateIn,
+    InferenceIn,
+    InferenceOut,
+    InterpolateIn,
+    LongIn,
+    SeedImagesOut,
+    mask_image_ids,
+    seed_image_ids,
+)
+
+log = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+@dataclass
+class ServerConfig:
+    """Settings of one server process.
+
+    Attributes:
+        checkpoint: model folder/file for ``load_pipeline`` (None: the embedded default).
+        device: torch device string (None: best available).
+        queue_size: most requests waiting for the model; more get 503 + Retry-After.
+        max_batch: most compatible requests run as one batch (1: no batching).
+        cors_origins: origins allowed by CORS (empty: same-origin only).
+        max_body_bytes: JSON body limit, bytes.
+        max_upload_bytes: ``/v1/transform`` upload limit, bytes.
+        max_clip_s: longest clip /v1/generate and /v1/transform make, seconds.
+        max_long_s: longest piece /v1/long makes, seconds.
+        pipeline_factory: builds the pipeline in the lifespan (default: ``load_pipeline``).
+        load_model: when False the lifespan loads nothing (tests override get_engine).
+    """
+
+    checkpoint: str | None = None
+    device: str | None = None
+    queue_size: int = 16
+    max_batch: int = 4
+    cors_origins: list[str] = field(default_factory=list)
+    max_body_bytes: int = 256 * 1024
+    max_upload_bytes: int = 20 * 1024 * 1024
+    max_clip_s: float = 30.0
+    max_long_s: float = 300.0
+    pipeline_factory: Callable[[], Any] | None = None
+    load_model: bool = True
+
+
+def get_engine(request: Request) -> Engine:
+    """Dependency: the engine that owns the model (503 while none is loaded)."""
+    engine: Engine | None = getattr(request.app.state, "engine", None)
+    if engine is None:
+        raise HTTPException(503, "the model is not loaded yet; retry shortly", headers={"Retry-After": "5"})
+    return engine
+
+
+def get_config(request: Request) -> ServerConfig:
+    """Dependency: the server's :class:`ServerConfig`."""
+    config: ServerConfig = request.app.state.config
+    return config
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+ConfigDep = Annotated[ServerConfig, Depends(get_config)]
+
+
+def _default_factory(config: ServerConfig) -> Callable[[], Any]:
+    def build() -> Any:
+        from sonogen.pipeline import load_pipeline
+
+        return load_pipeline(config.checkpoint, device=config.device)
+
+    return build
+
+
+def create_app(config: ServerConfig | None = None) -> FastAPI:
+    """Build the app for ``config`` (routes, error handlers, limits, CORS, web app)."""
+    config = config or ServerConfig()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine: Engine | None = None
+        if config.load_model:
+            factory = config.pipeline_factory or _default_factory(config)
+            pipeline = await run_in_threadpool(factory)
+            engine = Engine(pipeline, queue_size=config.queue_size, max_batch=config.max_batch).start()
+        app.state.engine = engine
+        try:
+            yield
+        finally:
+            if engine is not None:
+                engine.stop()
+            app.state.engine = None
+
+    app = FastAPI(
+        title="sonogen",
+        summary="Riffusion-style music generation: text and audio to spectrograms to sound.",
+        version=_version(),
+        lifespan=lifespan,
+        responses={400: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    )
+    app.state.config = config
+    app.state.engine = None
+    _add_error_handlers(app)
+    _add_routes(app)
+
+    def limit_for(path: str) -> int:
+        return config.max_upload_bytes if path.rstrip("/") == "/v1/transform" else config.max_body_bytes
+
+    if config.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(config.cors_origins),
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["*"],
+            expose_headers=["Retry-After", "X-Sonogen-Duration", "X-Sonogen-Seed"],
+        )
+    app.add_middleware(BodySizeLimit, limit_for=limit_for)
+    if WEB_DIR.is_dir():
+        app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+    return app
+
+
+def _version() -> str:
+    from sonogen import __version__
+
+    return __version__
+
+
+# --------------------------------------------------------------------------- errors
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
+    errors = exc.errors()
+    if any(err.get("type") == "json_invalid" for err in errors):
+        return 400, "request body is not valid JSON"
+    parts = []
+    for err in errors[:5]:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "form"))
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return 422, _one_line("; ".join(parts) or "invalid request")
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        status, message = _validation_message(exc)
+        return JSONResponse({"detail": message}, status_code=status)
+
+    @app.exception_handler(HTTPException)
+    async def on_http(request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"detail": _one_line(str(exc.detail))}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(SonogenError)
+    async def on_sonogen(request: Request, exc: SonogenError) -> JSONResponse:
+        return JSONResponse({"detail": _one_line(str(exc))}, status_code=400)
+
+    @app.exception_handler(QueueFull)
+    async def on_full(request: Request, exc: QueueFull) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc)}, status_code=503, headers={"Retry-After": str(exc.retry_after)}
+        )
+
+    @app.exception_handler(ClientGone)
+    async def on_gone(request: Request, exc: ClientGone) -> Response:
+        return Response(status_code=499)
+
+
+# --------------------------------------------------------------------------- routes
+async def _run(engine: Engine, job: Job, request: Request) -> Any:
+    engine.submit(job)
+    return await engine.result(job, request.is_disconnected)
+
+
+def _clip_response(clip: EncodedClip, response: str, *, seed: int | None, prompt: str | None) -> Response:
+    headers = {"X-Sonogen-Duration": f"{clip.duration_s:.4f}"}
+    if seed is not None:
+        headers["X-Sonogen-Seed"] = str(seed)
+    if response == "json":
+        body = ClipOut(
+            image=clip.image_uri,
+            audio=clip.audio_uri,
+            duration_s=clip.duration_s,
+            sample_rate=clip.sample_rate,
+            seed=seed,
+            prompt=prompt,
+        )
+        return JSONResponse(body.model_dump(), headers=headers)
+    headers["Content-Disposition"] = f'attachment; filename="sonogen.{clip.audio_format}"'
+    return Response(clip.audio, media_type=MEDIA_TYPES[clip.audio_format], headers=headers)
+
+
+def _add_routes(app: FastAPI) -> None:
+    @app.post(
+        "/run_inference/",
+        response_model=InferenceOut,
+        tags=["riffusion"],
+        summary="The original Riffusion app's call: one clip between two prompts",
+    )
+    async def run_inference(body: InferenceIn, request: Request, engine: EngineDep) -> InferenceOut:
+        job = jobs.inference_job(body)
+        output = await _run(engine, job, request)
+        clip = await run_in_threadpool(jobs.encode_first, output, "mp3", "jpeg")
+        return InferenceOut(image=clip.image_uri, audio=clip.audio_uri, duration_s=clip.duration_s)
+
+    @app.post(
+        "/v1/interpolate",
+        tags=["v1"],
+        summary="A clip between two prompts at alpha (the /run_inference/ request, any output format)",
+        responses={200: {"content": {"application/json": {}, "audio/mpeg": {}}}},
+    )
+    async def interpolate(body: InterpolateIn, request: Request, engine: EngineDep) -> Response:
+        job = jobs.inference_job(body)
+        output = await _run(engine, job, request)
+        clip = await run_in_threadpool(jobs.encode_first, output, body.format, body.image_format)
+        lead = body.end if body.alpha >= 0.5 else body.start
+        return _clip_response(clip, body.response, seed=lead.seed, prompt=lead.prompt)
+
+    @app.post(
+        "/v1/generate",
+        tags=["v1"],
+        summary="Text to audio",
+        responses={200: {"content": {"application/json": {}, "audio/mpeg": {}}}},
+    )
+    async def generate(body: GenerateIn, request: Request, engine: EngineDep, config: ConfigDep) -> Response:
+        if body.duration_s is not None and body.duration_s > config.max_clip_s:
+            raise HTTPException(422, f"duration_s: at most {config.max_clip_s} seconds")
+        job = Job(fn=jobs.generate_fn(body))
+        output = await _run(engine, job, request)
+        clip = await run_in_threadpool(jobs.encode_first, output, body.format, body.image_format)
+        return _clip_response(clip, body.response, seed=body.seed, prompt=body.prompt)
+
+    @app.post(
+        "/v1/transform",
+        tags=["v1"],
+        summary="Audio to audio: re-imagine an uploaded clip with a prompt",
+        responses={200: {"content": {"application/json": {}, "audio/mpeg": {}}}},
+    )
+    async def transform(
+        request: Request,
+        engine: EngineDep,
+        config: ConfigDep,
+        audio: Annotated[UploadFile, File(description="audio file: wav, flac, ogg, mp3")],
+        prompt: Annotated[str, Form(min_length=1, max_length=MAX_PROMPT_CHARS)],
+        strength: Annotated[float, Form(ge=0.0, le=1.0, description="how far from the upload, 0..1")] = 0.6,
+        seed: Annotated[int, Form(ge=0, le=MAX_SEED)] = 0,
+        num_inference_steps: Annotated[int, Form(ge=1, le=MAX_STEPS)] = 50,
+        guidance: Annotated[float, Form(ge=0.0, le=MAX_GUIDANCE)] = 7.0,
+        negative_prompt: Annotated[str | None, Form(max_length=MAX_PROMPT_CHARS)] = None,
+        offset_s: Annotated[float, Form(ge=0.0, description="where the clip starts in the upload, s")] = 0.0,
+        duration_s: Annotated[float | None, Form(gt=0.0, description="clip length, s")] = None,
+        format: Annotated[str, Form(pattern="^(mp3|wav|ogg|flac)$")] = "mp3",
+        response: Annotated[str, Form(pattern="^(audio|json)$")] = "audio",
+        image_format: Annotated[str, Form(pattern="^(png|jpeg)$")] = "png",
+    ) -> Response:
+        if duration_s is not None and duration_s > config.max_clip_s:
+            raise HTTPException(422, f"duration_s: at most {config.max_clip_s} seconds")
+        data = await audio.read()
+        if not data:
+            raise HTTPException(422, "audio: the uploaded file is empty")
+        init_image = await run_in_threadpool(
+            jobs.upload_to_image, engine.pipeline, data, offset_s, duration_s, config.max_clip_s
+        )
+        fn = jobs.transform_fn(init_image, prompt, strength, seed, num_inference_steps, guidance, negative_prompt)
+        output = await _run(engine, Job(fn=fn), request)
+        clip = await run_in_threadpool(jobs.encode_first, output, format, image_format)
+        return _clip_response(clip, response, seed=seed, prompt=prompt)
+
+    @app.post(
+        "/v1/long",
+        tags=["v1"],
+        summary="A long piece: consecutive clips from the prompts, joined seamlessly",
+        responses={200: {"content": {"application/json": {}, "audio/mpeg": {}}}},
+    )
+    async def long_piece(body: LongIn, request: Request, engine: EngineDep, config: ConfigDep) -> Response:
+        if body.duration_s > config.max_long_s:
+            raise HTTPException(422, f"duration_s: at most {config.max_long_s} seconds")
+        output = await _run(engine, Job(fn=jobs.long_fn(body)), request)
+        clip = await run_in_threadpool(jobs.encode_first, output, body.format, body.image_format)
+        return _clip_response(clip, body.response, seed=body.seed, prompt=" → ".join(body.prompts))
+
+    @app.get("/v1/seed-images", response_model=SeedImagesOut, tags=["v1"], summary="Built-in seed and mask ids")
+    async def list_seed_images() -> SeedImagesOut:
+        return SeedImagesOut(seed_image_ids=list(seed_image_ids()), mask_image_ids=list(mask_image_ids()))
+
+    @app.get(
+        "/v1/seed-images/{image_id}",
+        tags=["v1"],
+        summary="The picture of a built-in seed or mask image (PNG)",
+        responses={200: {"content": {"image/png": {}}}},
+    )
+    async def seed_image(image_id: str) -> Response:
+        if image_id not in seed_image_ids() and image_id not in mask_image_ids():
+            raise HTTPException(404, f"unknown image id {image_id!r}; see GET /v1/seed-images")
+        png = await run_in_threadpool(jobs.builtin_image_png, image_id)
+        return Response(png, media_type="image/png", headers={"Cache-Control": "max-age=3600"})
+
+    @app.get("/health", tags=["meta"], summary="Liveness, model state and queue figures")
+    async def health(request: Request) -> dict[str, Any]:
+        engine: Engine | None = getattr(request.app.state, "engine", None)
+        overrides = request.app.dependency_overrides
+        if get_engine in overrides:
+            engine = overrides[get_engine]()
+        if engine is None:
+            return {"status": "loading", "model_loaded": False}
+        return {
+            "status": "ok" if engine.alive else "stopped",
+            "model_loaded": True,
+            "queue": {
+                "waiting": engine.waiting,
+                "running": engine.running,
+                "size": engine.queue_size,
+                "max_batch": engine.max_batch,
+            },
+            "stats": engine.stats.as_dict(),
+            "version": _version(),
+        }

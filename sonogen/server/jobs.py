@@ -1,0 +1,207 @@
+"""What the worker runs for each endpoint, and the CPU work around it.
+
+Functions here build :class:`~sonogen.server.engine.Job` objects (or the callables they
+run with the pipeline) from validated request models, and do the non-model work
+(decoding uploads, encoding answers) that request handlers run in the thread pool so the
+model thread only runs the model.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from sonogen.errors import SonogenError
+from sonogen.server.encode import EncodedClip, encode_output
+from sonogen.server.engine import Job
+from sonogen.server.schemas import GenerateIn, InferenceIn, LongIn, PromptIn
+
+WIDTH_STEP = 8  # latent downsampling: image widths are multiples of 8 pixels
+
+
+def pipeline_params(pipe: Any) -> Any:
+    """The pipeline's ``SpectrogramParams`` (v1 defaults when it does not say)."""
+    for name in ("spectrogram_params", "params"):
+        value = getattr(pipe, name, None)
+        if value is not None and hasattr(value, "width_for_seconds"):
+            return value
+    from sonogen.spectrogram.params import SpectrogramParams
+
+    return SpectrogramParams()
+
+
+def width_for(pipe: Any, seconds: float | None) -> int:
+    """Image width (pixels, multiple of 8, >= 8) for a clip of ``seconds`` (None: 512)."""
+    if seconds is None:
+        return 512
+    width = int(pipeline_params(pipe).width_for_seconds(seconds))
+    return max(WIDTH_STEP, int(round(width / WIDTH_STEP)) * WIDTH_STEP)
+
+
+def _prompt_input(p: PromptIn) -> Any:
+    from sonogen.pipeline import PromptInput
+
+    return PromptInput(
+        prompt=p.prompt,
+        seed=p.seed,
+        negative_prompt=p.negative_prompt,
+        denoising=float(p.denoising),
+        guidance=float(p.guidance),
+    )
+
+
+def inference_job(body: InferenceIn) -> Job:
+    """A batchable job for one ``/run_inference/``-style request."""
+    from sonogen.pipeline import InferenceInput
+
+    item = InferenceInput(
+        start=_prompt_input(body.start),
+        end=_prompt_input(body.end),
+        alpha=float(body.alpha),
+        num_inference_steps=body.num_inference_steps,
+        seed_image_id=body.seed_image_id,
+        mask_image_id=body.mask_image_id,
+    )
+    return Job(item=item, batch_key=(body.num_inference_steps, body.seed_image_id, body.mask_image_id))
+
+
+def encode_first(output: Any, audio_format: str, image_format: str) -> EncodedClip:
+    """Encode the first clip of a ``SonogenOutput``."""
+    return encode_output(output, audio_format, image_format, 0)
+
+
+def _fit_width(image: Any, width: int) -> Any:
+    """Crop or tile a PIL image horizontally to ``width`` pixels."""
+    from PIL import Image
+
+    if image.width == width:
+        return image
+    if image.width > width:
+        return image.crop((0, 0, width, image.height))
+    canvas = Image.new(image.mode, (width, image.height))
+    for x in range(0, width, image.width):
+        canvas.paste(image, (x, 0))
+    return canvas
+
+
+def generate_fn(body: GenerateIn) -> Callable[[Any], Any]:
+    """The worker callable for ``/v1/generate``."""
+
+    def run(pipe: Any) -> Any:
+        width = width_for(pipe, body.duration_s)
+        init_image = mask_image = None
+        if body.seed_image_id is not None:
+            from sonogen.pipeline.seeds import get_seed_image
+
+            init_image = _fit_width(get_seed_image(body.seed_image_id), width)
+        if body.mask_image_id is not None:
+            from sonogen.pipeline.seeds import get_mask_image
+
+            mask_image = _fit_width(get_mask_image(body.mask_image_id), width)
+            if init_image is None:
+                from sonogen.pipeline.seeds import get_seed_image
+
+                init_image = _fit_width(get_seed_image("og_beat"), width)
+        return pipe(
+            body.prompt,
+            negative_prompt=body.negative_prompt,
+            seed=body.seed,
+            num_inference_steps=body.num_inference_steps,
+            guidance_scale=float(body.guidance),
+            width=width,
+            init_image=init_image,
+            strength=float(body.denoising),
+            mask_image=mask_image,
+            loop=body.loop,
+            progress=False,
+        )
+
+    return run
+
+
+def upload_to_image(pipe: Any, data: bytes, offset_s: float, duration_s: float | None, max_s: float) -> Any:
+    """Decode uploaded audio bytes and draw the clip's spectrogram for img2img.
+
+    The clip starts ``offset_s`` seconds in and lasts ``duration_s`` (default: the rest,
+    at most ``max_s``); its width is cut down to a multiple of 8 pixels.
+
+    Raises:
+        SonogenError: undecodable audio, or nothing left after ``offset_s``.
+    """
+    from sonogen.audio.io import load_audio
+    from sonogen.spectrogram.converter import get_converter
+
+    params = pipeline_params(pipe)
+    wave, rate = load_audio(data, params.sample_rate)
+    start = int(round(offset_s * rate))
+    if start >= wave.shape[-1]:
+        total = wave.shape[-1] / rate
+        raise SonogenError(f"offset_s {offset_s} is past the end of the upload ({total:.2f} s)")
+    length = wave.shape[-1] - start
+    limit = duration_s if duration_s is not None else max_s
+    length = min(length, int(round(min(limit, max_s) * rate)))
+    clip = np.ascontiguousarray(wave[:, start : start + length])
+    if clip.shape[-1] < params.samples_for_width(WIDTH_STEP):
+        raise SonogenError("the uploaded audio is too short: send at least 0.1 s")
+    image = get_converter(params).audio_to_image(clip, rate)
+    width = (image.width // WIDTH_STEP) * WIDTH_STEP
+    return image.crop((0, 0, width, image.height))
+
+
+def transform_fn(
+    init_image: Any,
+    prompt: str,
+    strength: float,
+    seed: int,
+    num_inference_steps: int,
+    guidance: float,
+    negative_prompt: str | None,
+) -> Callable[[Any], Any]:
+    """The worker callable for ``/v1/transform`` (img2img from the upload's spectrogram)."""
+
+    def run(pipe: Any) -> Any:
+        return pipe(
+            prompt,
+            negative_prompt=negative_prompt,
+            seed=seed,
+            num_inference_steps=num_inference_steps,
+            guidance_scale=float(guidance),
+            width=init_image.width,
+            init_image=init_image,
+            strength=float(strength),
+            progress=False,
+        )
+
+    return run
+
+
+def long_fn(body: LongIn) -> Callable[[Any], Any]:
+    """The worker callable for ``/v1/long`` (``sonogen.pipeline.longform.generate_long``)."""
+
+    def run(pipe: Any) -> Any:
+        from sonogen.pipeline.longform import generate_long
+
+        return generate_long(
+            pipe,
+            body.prompts,
+            duration_s=body.duration_s,
+            seed=body.seed,
+            num_inference_steps=body.num_inference_steps,
+            guidance_scale=float(body.guidance),
+            negative_prompt=body.negative_prompt,
+        )
+
+    return run
+
+
+def builtin_image_png(image_id: str) -> bytes:
+    """PNG bytes of a built-in seed or mask image (id already validated)."""
+    from sonogen.pipeline.seeds import SEED_IMAGE_IDS, get_mask_image, get_seed_image
+
+    image = get_seed_image(image_id) if image_id in SEED_IMAGE_IDS else get_mask_image(image_id)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -1,0 +1,183 @@
+"""Pydantic models for every request and answer of the HTTP API.
+
+Numbers are validated here (ranges, whole-number floats accepted where floats are
+meant), and seed/mask ids are checked against the built-in ids: they are never used as
+file paths.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_SEED = 2**32 - 1
+MAX_PROMPT_CHARS = 1000
+MAX_STEPS = 100
+MAX_GUIDANCE = 30.0
+
+AudioFormat = Literal["mp3", "wav", "ogg", "flac"]
+ImageFormat = Literal["jpeg", "png"]
+ResponseKind = Literal["audio", "json"]
+
+MEDIA_TYPES: dict[str, str] = {
+    "mp3": "audio/mpeg",
+    "wav": "audio/wav",
+    "ogg": "audio/ogg",
+    "flac": "audio/flac",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+}
+
+
+def seed_image_ids() -> tuple[str, ...]:
+    """The built-in seed image ids (from the pipeline package)."""
+    from sonogen.pipeline.seeds import SEED_IMAGE_IDS
+
+    return tuple(SEED_IMAGE_IDS)
+
+
+def mask_image_ids() -> tuple[str, ...]:
+    """The built-in mask image ids (from the pipeline package)."""
+    from sonogen.pipeline.seeds import MASK_IMAGE_IDS
+
+    return tuple(MASK_IMAGE_IDS)
+
+
+def check_seed_image_id(value: str | None) -> str | None:
+    """``value`` if it is a built-in seed image id (or None), else ValueError."""
+    if value is not None and value not in seed_image_ids():
+        raise ValueError(f"unknown seed_image_id {value!r}; use one of {', '.join(seed_image_ids())}")
+    return value
+
+
+def check_mask_image_id(value: str | None) -> str | None:
+    """``value`` if it is a built-in mask id (or None), else ValueError."""
+    if value is not None and value not in mask_image_ids():
+        raise ValueError(f"unknown mask_image_id {value!r}; use one of {', '.join(mask_image_ids())}")
+    return value
+
+
+class PromptIn(BaseModel):
+    """One end of an interpolation: the ``start``/``end`` objects of ``/run_inference/``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    prompt: str = Field(max_length=MAX_PROMPT_CHARS)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    negative_prompt: str | None = Field(None, max_length=MAX_PROMPT_CHARS)
+    denoising: float = Field(0.75, ge=0.0, le=1.0, description="img2img strength, 0..1")
+    guidance: float = Field(7.0, ge=0.0, le=MAX_GUIDANCE, description="classifier-free guidance scale")
+
+
+class InferenceIn(BaseModel):
+    """The body of ``POST /run_inference/`` (the original Riffusion app's request)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    alpha: float = Field(ge=0.0, le=1.0, description="0 = fully start, 1 = fully end")
+    num_inference_steps: int = Field(50, ge=1, le=MAX_STEPS)
+    seed_image_id: str = "og_beat"
+    mask_image_id: str | None = None
+    start: PromptIn
+    end: PromptIn
+
+    @field_validator("seed_image_id")
+    @classmethod
+    def _seed_ok(cls, value: str | None) -> str | None:
+        return check_seed_image_id(value)
+
+    @field_validator("mask_image_id")
+    @classmethod
+    def _mask_ok(cls, value: str | None) -> str | None:
+        return check_mask_image_id(value)
+
+
+class OutputOptions(BaseModel):
+    """How /v1 endpoints answer: raw audio bytes, or JSON with data URIs."""
+
+    format: AudioFormat = Field("mp3", description="audio encoding")
+    response: ResponseKind = Field("audio", description="'audio': the file's bytes; 'json': data URIs")
+    image_format: ImageFormat = Field("png", description="spectrogram picture encoding in JSON answers")
+
+
+class InterpolateIn(InferenceIn, OutputOptions):
+    """``POST /v1/interpolate``: ``/run_inference/`` semantics with a choice of output."""
+
+
+class GenerateIn(OutputOptions):
+    """``POST /v1/generate``: text to audio (optionally from a seed image / looped)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    negative_prompt: str | None = Field(None, max_length=MAX_PROMPT_CHARS)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    num_inference_steps: int = Field(50, ge=1, le=MAX_STEPS)
+    guidance: float = Field(7.0, ge=0.0, le=MAX_GUIDANCE)
+    duration_s: float | None = Field(
+        None, gt=0.0, le=60.0, description="clip length in seconds (rounded to the model's width step)"
+    )
+    seed_image_id: str | None = Field(None, description="start from this built-in image (img2img)")
+    mask_image_id: str | None = Field(None, description="repaint the white area of this built-in mask")
+    denoising: float = Field(0.75, ge=0.0, le=1.0, description="strength when a seed image is given")
+    loop: bool = Field(False, description="make the clip loop seamlessly")
+
+    @field_validator("seed_image_id")
+    @classmethod
+    def _seed_ok(cls, value: str | None) -> str | None:
+        return check_seed_image_id(value)
+
+    @field_validator("mask_image_id")
+    @classmethod
+    def _mask_ok(cls, value: str | None) -> str | None:
+        return check_mask_image_id(value)
+
+
+class LongIn(OutputOptions):
+    """``POST /v1/long``: a long piece from one or more prompts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompts: list[str] = Field(min_length=1, max_length=16)
+    duration_s: float = Field(20.0, gt=0.0, le=300.0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    num_inference_steps: int = Field(30, ge=1, le=MAX_STEPS)
+    guidance: float = Field(7.0, ge=0.0, le=MAX_GUIDANCE)
+    negative_prompt: str | None = Field(None, max_length=MAX_PROMPT_CHARS)
+
+    @field_validator("prompts")
+    @classmethod
+    def _prompts_ok(cls, value: list[str]) -> list[str]:
+        for text in value:
+            if not text.strip() or len(text) > MAX_PROMPT_CHARS:
+                raise ValueError(f"each prompt needs 1..{MAX_PROMPT_CHARS} characters")
+        return value
+
+
+class InferenceOut(BaseModel):
+    """The answer of ``/run_inference/`` (and of /v1 endpoints with ``response=json``)."""
+
+    image: str = Field(description="data URI of the spectrogram picture")
+    audio: str = Field(description="data URI of the clip")
+    duration_s: float
+
+
+class ClipOut(InferenceOut):
+    """A /v1 JSON answer: the clip plus what produced it."""
+
+    sample_rate: int
+    seed: int | None = None
+    prompt: str | None = None
+
+
+class SeedImagesOut(BaseModel):
+    seed_image_ids: list[str]
+    mask_image_ids: list[str]
+    default: str = "og_beat"
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx/5xx answer: ``detail`` is a one-line message."""
+
+    detail: str
