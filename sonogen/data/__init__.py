@@ -1,0 +1,1 @@
+"""Datasets for training: spectrogram image folders from captioned audio, and a synthetic music corpus."""
