@@ -1,0 +1,31 @@
+"""The diffusion pipeline: spectrogram images from text (and audio), decoded to sound.
+
+Public API::
+
+    from sonogen.pipeline import SonogenPipeline, SonogenOutput, PromptInput, InferenceInput, load_pipeline
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sonogen.pipeline.types import InferenceInput, PromptInput, SonogenOutput
+
+if TYPE_CHECKING:
+    from sonogen.pipeline.loading import load_pipeline
+    from sonogen.pipeline.pipeline import SonogenPipeline
+
+__all__ = ["InferenceInput", "PromptInput", "SonogenOutput", "SonogenPipeline", "load_pipeline"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the torch/diffusers-heavy parts on first use."""
+    if name == "SonogenPipeline":
+        from sonogen.pipeline.pipeline import SonogenPipeline
+
+        return SonogenPipeline
+    if name == "load_pipeline":
+        from sonogen.pipeline.loading import load_pipeline
+
+        return load_pipeline
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

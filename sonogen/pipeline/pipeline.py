@@ -1,0 +1,459 @@
+"""The sonogen diffusion pipeline: Stable Diffusion 1.x drawing spectrograms.
+
+One ``__call__`` covers text-to-audio, audio-to-audio (``init_image`` + ``strength``),
+inpainting (``mask_image``: white repaints, black keeps) and seamless loops; the
+``interpolate`` method and ``run_inference_batch`` implement the Riffusion server's call.
+Every path ends in :meth:`SonogenPipeline.generate`, which denoises prepared text
+embeddings and noise, then decodes images and audio.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from diffusers import DiffusionPipeline
+from PIL import Image
+
+from sonogen.errors import SonogenError
+from sonogen.pipeline.noise import lerp, seeded_noise, slerp
+from sonogen.pipeline.prompts import chunks_needed, encode_prompts, token_layout
+from sonogen.pipeline.seamless import circular_time_axis
+from sonogen.pipeline.types import InferenceInput, PromptInput, SonogenOutput
+from sonogen.spectrogram.params import DEFAULT_MAX_VALUE, SpectrogramParams
+
+#: File in a checkpoint folder holding the SpectrogramParams fields its images use.
+SPECTROGRAM_CONFIG = "spectrogram.json"
+
+
+class SonogenPipeline(DiffusionPipeline):
+    """Stable Diffusion 1.x components that draw spectrogram images and decode them to audio.
+
+    Args:
+        vae: ``AutoencoderKL``; its ``scaling_factor`` and block count (the downsampling
+            factor) are read from its config.
+        text_encoder: a transformers text model returning hidden states first (CLIP).
+        tokenizer: any Hugging Face tokenizer matching ``text_encoder``.
+        unet: ``UNet2DConditionModel`` with cross-attention on the text states.
+        scheduler: any diffusers noise scheduler (the checkpoint's own by default).
+    """
+
+    model_cpu_offload_seq = "text_encoder->unet->vae"
+
+    def __init__(self, vae: Any, text_encoder: Any, tokenizer: Any, unet: Any, scheduler: Any) -> None:
+        super().__init__()
+        self.register_modules(
+            vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler
+        )
+        #: spectrogram format of the images this model draws (set by the loader)
+        self.spectrogram_params = SpectrogramParams()
+
+    # ------------------------------------------------------------------ config
+    @property
+    def vae_scale_factor(self) -> int:
+        """Pixels per latent cell along each axis (8 for SD 1.x)."""
+        return 2 ** (len(self.vae.config.block_out_channels) - 1)
+
+    @property
+    def latent_channels(self) -> int:
+        return int(self.unet.config.in_channels)
+
+    def save_pretrained(self, save_directory: str | Path, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        """diffusers' save plus ``spectrogram.json`` with the spectrogram format."""
+        super().save_pretrained(save_directory, *args, **kwargs)
+        fields = dict(self.spectrogram_params.__dict__)
+        (Path(save_directory) / SPECTROGRAM_CONFIG).write_text(json.dumps(fields, indent=2) + "\n")
+
+    # ------------------------------------------------------------------ public modes
+    def __call__(  # type: ignore[override]
+        self,
+        prompt: str | Sequence[str],
+        *,
+        negative_prompt: str | Sequence[str] | None = None,
+        seed: int | Sequence[int] = 0,
+        num_inference_steps: int = 50,
+        guidance_scale: float = 7.0,
+        width: int = 512,
+        height: int | None = None,
+        init_image: Image.Image | None = None,
+        strength: float = 0.75,
+        mask_image: Image.Image | None = None,
+        loop: bool = False,
+        progress: bool = True,
+    ) -> SonogenOutput:
+        """Draw spectrograms for prompts and decode them to audio.
+
+        Args:
+            prompt: one prompt or a list (a batch). ``(word:1.5)`` weights words; any length.
+            negative_prompt: one for all, or one per prompt; None means unconditional.
+            seed: one seed for all, or one per image. One prompt with several seeds
+                gives one image per seed.
+            num_inference_steps: scheduler steps (img2img runs ``strength`` of them).
+            guidance_scale: classifier-free guidance; <= 1 disables it.
+            width: image width in pixels, a multiple of the VAE factor (8); one column
+                is one spectrogram hop (10 ms in v1), so 512 is about 5.1 s.
+            height: image height; defaults to the format's mel bands (512).
+            init_image: start from this spectrogram instead of noise (audio-to-audio);
+                resized to ``width`` x ``height`` if needed.
+            strength: how much of ``init_image`` is repainted, in [0, 1].
+            mask_image: with ``init_image``: white repaints, black keeps (the kept
+                pixels come back unchanged).
+            loop: make the clip's end flow into its start.
+            progress: show a progress bar.
+        """
+        prompts, seeds = _broadcast(prompt, seed)
+        negatives = _negatives(negative_prompt, len(prompts))
+        count = max(
+            chunks_needed(p, self.tokenizer, self._layout()) for p in [*prompts, *negatives]
+        )
+        cond = self.encode(prompts, count)
+        uncond = self.encode(negatives, count)
+        noise = self.noise(seeds, width, height)
+        guidance = torch.full((len(prompts),), float(guidance_scale))
+        return self.generate(
+            cond,
+            uncond,
+            noise,
+            guidance,
+            seeds=seeds,
+            num_inference_steps=num_inference_steps,
+            init_image=init_image,
+            strength=strength,
+            mask_image=mask_image,
+            loop=loop,
+            progress=progress,
+        )
+
+    def interpolate(
+        self,
+        start: PromptInput,
+        end: PromptInput,
+        alpha: float,
+        *,
+        num_inference_steps: int = 50,
+        init_image: Image.Image | None = None,
+        mask_image: Image.Image | None = None,
+        width: int = 512,
+        progress: bool = True,
+    ) -> SonogenOutput:
+        """One clip between two prompts, as the Riffusion server's ``/run_inference``.
+
+        Text embeddings (and negative ones) are mixed linearly, the two seeds' noises
+        spherically, denoising strength and guidance linearly. ``alpha`` 0 is exactly
+        ``start`` alone, 1 exactly ``end`` alone.
+        """
+        if not 0.0 <= alpha <= 1.0 or math.isnan(alpha):
+            raise SonogenError(f"alpha must be in [0, 1], got {alpha}")
+        if init_image is not None:
+            width = init_image.width
+        item = self._interpolated_item(start, end, alpha, None, width)
+        return self.generate(
+            item["cond"],
+            item["uncond"],
+            item["noise"],
+            item["guidance"],
+            seeds=[item["seed"]],
+            num_inference_steps=num_inference_steps,
+            init_image=init_image,
+            strength=item["strength"],
+            mask_image=mask_image,
+            progress=progress,
+        )
+
+    def run_inference_batch(
+        self, requests: Sequence[InferenceInput], *, progress: bool = False
+    ) -> list[SonogenOutput]:
+        """Answer several ``/run_inference`` requests, batching compatible ones.
+
+        Requests that share steps, seed image, mask and (mixed) denoising strength run
+        as one UNet batch; others run in separate batches. Outputs keep request order.
+        """
+        from sonogen.pipeline.seeds import get_mask_image, get_seed_image
+
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for i, req in enumerate(requests):
+            if not 0.0 <= req.alpha <= 1.0 or math.isnan(req.alpha):
+                raise SonogenError(f"alpha must be in [0, 1], got {req.alpha}")
+            if req.num_inference_steps < 1:
+                raise SonogenError(f"num_inference_steps must be >= 1, got {req.num_inference_steps}")
+            strength = float(lerp(req.start.denoising, req.end.denoising, req.alpha))
+            key = (req.num_inference_steps, req.seed_image_id, req.mask_image_id, strength)
+            groups.setdefault(key, []).append(i)
+        results: list[SonogenOutput | None] = [None] * len(requests)
+        for (steps, seed_id, mask_id, strength), members in groups.items():
+            init = get_seed_image(seed_id)
+            mask = get_mask_image(mask_id, width=init.width) if mask_id else None
+            prompts = [p for i in members for p in _texts(requests[i])]
+            count = max(chunks_needed(p, self.tokenizer, self._layout()) for p in prompts)
+            items = [
+                self._interpolated_item(requests[i].start, requests[i].end, requests[i].alpha, count, init.width)
+                for i in members
+            ]
+            out = self.generate(
+                torch.cat([it["cond"] for it in items]),
+                torch.cat([it["uncond"] for it in items]),
+                torch.cat([it["noise"] for it in items]),
+                torch.cat([it["guidance"] for it in items]),
+                seeds=[it["seed"] for it in items],
+                num_inference_steps=steps,
+                init_image=init,
+                strength=strength,
+                mask_image=mask,
+                progress=progress,
+            )
+            for j, i in enumerate(members):
+                results[i] = SonogenOutput(
+                    [out.images[j]], [out.waveforms[j]], out.sample_rate, out.params, [out.seeds[j]]
+                )
+        return [r for r in results if r is not None]
+
+    # ------------------------------------------------------------------ building blocks
+    def _layout(self) -> Any:
+        return token_layout(self.tokenizer, self.text_encoder)
+
+    def encode(self, prompts: Sequence[str], num_chunks: int | None = None) -> torch.Tensor:
+        """Text states ``(len(prompts), num_chunks * 77, hidden)`` in the UNet's dtype."""
+        return encode_prompts(
+            prompts, self.tokenizer, self.text_encoder, num_chunks, device=self.device, dtype=self.unet.dtype
+        )
+
+    def noise(self, seeds: Sequence[int], width: int, height: int | None = None) -> torch.Tensor:
+        """Initial latent noise ``(len(seeds), C, height / 8, width / 8)`` from :func:`seeded_noise`."""
+        width, height = self._check_size(width, height)
+        f = self.vae_scale_factor
+        shape = (self.latent_channels, height // f, width // f)
+        return seeded_noise(shape, seeds, self.device, self.unet.dtype)
+
+    def _check_size(self, width: int, height: int | None) -> tuple[int, int]:
+        height = self.spectrogram_params.num_frequencies if height is None else height
+        f = self.vae_scale_factor
+        for name, value in (("width", width), ("height", height)):
+            if value < f or value % f:
+                raise SonogenError(f"{name} must be a positive multiple of {f} pixels, got {value}")
+        if height != self.spectrogram_params.num_frequencies:
+            raise SonogenError(
+                f"height must equal the format's {self.spectrogram_params.num_frequencies} mel bands, got {height}"
+            )
+        return int(width), int(height)
+
+    def _interpolated_item(
+        self, start: PromptInput, end: PromptInput, alpha: float, num_chunks: int | None, width: int
+    ) -> dict[str, Any]:
+        """Mixed embeddings, noise, guidance and strength for one interpolation step."""
+        if alpha <= 0.0 or alpha >= 1.0:  # an end alone: exactly as a plain call would do
+            one = start if alpha <= 0.0 else end
+            count = num_chunks or max(
+                chunks_needed(p, self.tokenizer, self._layout()) for p in (one.prompt, one.negative_prompt or "")
+            )
+            return {
+                "cond": self.encode([one.prompt], count),
+                "uncond": self.encode([one.negative_prompt or ""], count),
+                "noise": self.noise([one.seed], width),
+                "guidance": torch.tensor([float(one.guidance)]),
+                "strength": float(one.denoising),
+                "seed": int(one.seed),
+            }
+        texts = [start.prompt, end.prompt, start.negative_prompt or "", end.negative_prompt or ""]
+        count = num_chunks or max(chunks_needed(p, self.tokenizer, self._layout()) for p in texts)
+        states = self.encode(texts, count)
+        noises = self.noise([start.seed, end.seed], width)
+        return {
+            "cond": lerp(states[0:1], states[1:2], alpha),
+            "uncond": lerp(states[2:3], states[3:4], alpha),
+            "noise": slerp(noises[0:1], noises[1:2], alpha),
+            "guidance": torch.tensor([float(lerp(start.guidance, end.guidance, alpha))]),
+            "strength": float(lerp(start.denoising, end.denoising, alpha)),
+            "seed": int(start.seed),
+        }
+
+    def timesteps_for(self, num_inference_steps: int, strength: float | None) -> torch.Tensor:
+        """Set the scheduler up and return the timesteps to run (the last ``strength`` of them)."""
+        if num_inference_steps < 1:
+            raise SonogenError(f"num_inference_steps must be >= 1, got {num_inference_steps}")
+        self.scheduler.set_timesteps(num_inference_steps, device=self.device)
+        timesteps = self.scheduler.timesteps
+        if strength is None:
+            return timesteps
+        if not 0.0 <= strength <= 1.0:
+            raise SonogenError(f"strength must be in [0, 1], got {strength}")
+        run = min(int(num_inference_steps * strength), num_inference_steps)
+        begin = (num_inference_steps - run) * self.scheduler.order
+        if hasattr(self.scheduler, "set_begin_index"):
+            self.scheduler.set_begin_index(begin)
+        return timesteps[begin:]
+
+    def image_to_tensor(self, image: Image.Image, width: int, height: int) -> torch.Tensor:
+        """PIL image -> ``(1, 3, height, width)`` in [-1, 1] on the pipeline's device."""
+        rgb = image.convert("RGB")
+        if rgb.size != (width, height):
+            rgb = rgb.resize((width, height), Image.Resampling.LANCZOS)
+        array = np.asarray(rgb, dtype=np.float32) / 127.5 - 1.0
+        return torch.from_numpy(array).permute(2, 0, 1)[None].to(self.device, self.vae.dtype)
+
+    def mask_to_tensor(self, mask: Image.Image, width: int, height: int) -> torch.Tensor:
+        """Mask image -> ``(1, 1, height, width)`` in [0, 1], 1 = repaint (white)."""
+        grey = mask.convert("L")
+        if grey.size != (width, height):
+            grey = grey.resize((width, height), Image.Resampling.BILINEAR)
+        array = np.asarray(grey, dtype=np.float32) / 255.0
+        return torch.from_numpy(array)[None, None].to(self.device)
+
+    @torch.no_grad()
+    def encode_image(self, pixels: torch.Tensor) -> torch.Tensor:
+        """VAE latents (distribution mean, scaled by the config's ``scaling_factor``)."""
+        latents = self.vae.encode(pixels).latent_dist.mean
+        shift = getattr(self.vae.config, "shift_factor", None) or 0.0
+        return (latents - shift) * self.vae.config.scaling_factor
+
+    @torch.no_grad()
+    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """Latents -> images ``(B, 3, H, W)`` in [0, 1], float32."""
+        shift = getattr(self.vae.config, "shift_factor", None) or 0.0
+        scaled = latents.to(self.vae.dtype) / self.vae.config.scaling_factor + shift
+        pixels = self.vae.decode(scaled).sample
+        return ((pixels.float() + 1.0) / 2.0).clamp(0.0, 1.0)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        cond: torch.Tensor,
+        uncond: torch.Tensor,
+        noise: torch.Tensor,
+        guidance: torch.Tensor,
+        *,
+        seeds: Sequence[int],
+        num_inference_steps: int = 50,
+        init_image: Image.Image | None = None,
+        strength: float = 0.75,
+        mask_image: Image.Image | None = None,
+        loop: bool = False,
+        progress: bool = True,
+    ) -> SonogenOutput:
+        """Denoise prepared inputs and decode them: the shared end of every mode.
+
+        Args:
+            cond, uncond: text states ``(B, L, hidden)`` for the prompt and negative prompt.
+            noise: initial noise ``(B, C, h, w)`` (latent size = image size / 8).
+            guidance: ``(B,)`` guidance scale per item.
+            seeds: seed per item, reported in the output.
+            init_image, strength, mask_image, loop: as in :meth:`__call__`.
+        """
+        batch = noise.shape[0]
+        f = self.vae_scale_factor
+        width, height = noise.shape[-1] * f, noise.shape[-2] * f
+        if mask_image is not None and init_image is None:
+            raise SonogenError("a mask needs an image to keep parts of (init_image / seed image)")
+        if init_image is None:
+            timesteps = self.timesteps_for(num_inference_steps, None)
+            latents = noise * self.scheduler.init_noise_sigma
+            init_latents = None
+        else:
+            timesteps = self.timesteps_for(num_inference_steps, strength)
+            init_pixels = self.image_to_tensor(init_image, width, height)
+            with self._seamless(loop):
+                init_latents = self.encode_image(init_pixels).to(noise.dtype).expand(batch, -1, -1, -1)
+            if len(timesteps):
+                latents = self.scheduler.add_noise(init_latents, noise, timesteps[:1].repeat(batch))
+            else:
+                latents = init_latents.clone()
+        mask_latent = None
+        if mask_image is not None:
+            mask_latent = torch.nn.functional.interpolate(
+                self.mask_to_tensor(mask_image, width, height), size=noise.shape[-2:], mode="bilinear"
+            ).to(noise.dtype)
+        use_cfg = bool((guidance > 1.0).any())
+        states = torch.cat([uncond, cond]) if use_cfg else cond
+        g = guidance.to(self.device, noise.dtype)[:, None, None, None]
+        self.set_progress_bar_config(disable=not progress, leave=False)
+        with self._seamless(loop), self.progress_bar(total=len(timesteps)) as bar:
+            for i, t in enumerate(timesteps):
+                model_in = torch.cat([latents, latents]) if use_cfg else latents
+                model_in = self.scheduler.scale_model_input(model_in, t)
+                pred = self.unet(model_in, t, encoder_hidden_states=states).sample
+                if use_cfg:
+                    pred_uncond, pred_cond = pred.chunk(2)
+                    pred = pred_uncond + g * (pred_cond - pred_uncond)
+                latents = self.scheduler.step(pred, t, latents).prev_sample
+                if mask_latent is not None and init_latents is not None:
+                    kept = init_latents
+                    if i + 1 < len(timesteps):
+                        kept = self.scheduler.add_noise(init_latents, noise, timesteps[i + 1 : i + 2].repeat(batch))
+                    latents = mask_latent * latents + (1.0 - mask_latent) * kept
+                bar.update()
+            pixels = self.decode_latents(latents)  # (B, 3, H, W) in [0, 1]
+        if mask_image is not None and init_image is not None:
+            keep_from = self.image_to_tensor(init_image, width, height).float().add(1.0).div(2.0)
+            repaint = self.mask_to_tensor(mask_image, width, height)
+            pixels = repaint * pixels + (1.0 - repaint) * keep_from
+        images = [self._to_image(p) for p in pixels]
+        waveforms = [self._to_audio(img, loop) for img in images]
+        return SonogenOutput(images, waveforms, self.spectrogram_params.sample_rate, self.spectrogram_params, [int(s) for s in seeds])
+
+    # ------------------------------------------------------------------ decoding
+    def _seamless(self, loop: bool) -> contextlib.AbstractContextManager[Any]:
+        return circular_time_axis([self.unet, self.vae]) if loop else contextlib.nullcontext()
+
+    def _to_image(self, pixels: torch.Tensor) -> Image.Image:
+        """``(3, H, W)`` in [0, 1] -> RGB image with the format's EXIF tags."""
+        array = (pixels.permute(1, 2, 0).cpu().numpy() * 255.0).round().astype(np.uint8)
+        image = Image.fromarray(array, mode="RGB")
+        exif = image.getexif()
+        for tag, value in self.spectrogram_params.to_exif_dict(DEFAULT_MAX_VALUE).items():
+            exif[tag] = value
+        return image
+
+    def _to_audio(self, image: Image.Image, loop: bool) -> np.ndarray:
+        """Waveform ``(C, S)`` of a spectrogram image; loops are decoded as one period of a tiling."""
+        from sonogen.spectrogram.converter import get_converter
+
+        converter = get_converter(self.spectrogram_params)
+        if not loop:
+            return converter.image_to_audio(image)[0]
+        tiled = Image.new("RGB", (image.width * 3, image.height))
+        for k in range(3):
+            tiled.paste(image, (k * image.width, 0))
+        exif = tiled.getexif()
+        for tag, value in image.getexif().items():
+            exif[tag] = value
+        wave, _ = converter.image_to_audio(tiled)
+        hop = self.spectrogram_params.hop_length
+        period = image.width * hop
+        return np.ascontiguousarray(wave[:, period : 2 * period])
+
+
+def _broadcast(prompt: str | Sequence[str], seed: int | Sequence[int]) -> tuple[list[str], list[int]]:
+    """Prompts and seeds of equal length (a single one of either is repeated)."""
+    prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+    seeds = [seed] if isinstance(seed, (int, np.integer)) else list(seed)
+    if not prompts or not seeds:
+        raise SonogenError("need at least one prompt and one seed")
+    if any(not isinstance(p, str) for p in prompts):
+        raise SonogenError("prompts must be text")
+    if len(prompts) == 1 and len(seeds) > 1:
+        prompts = prompts * len(seeds)
+    elif len(seeds) == 1 and len(prompts) > 1:
+        seeds = seeds * len(prompts)
+    if len(prompts) != len(seeds):
+        raise SonogenError(f"got {len(prompts)} prompts but {len(seeds)} seeds; give one seed or one per prompt")
+    return prompts, [int(s) for s in seeds]
+
+
+def _negatives(negative: str | Sequence[str] | None, count: int) -> list[str]:
+    if negative is None:
+        return [""] * count
+    if isinstance(negative, str):
+        return [negative] * count
+    negatives = ["" if n is None else n for n in negative]
+    if len(negatives) != count:
+        raise SonogenError(f"got {len(negatives)} negative prompts for {count} prompts")
+    return negatives
+
+
+def _texts(req: InferenceInput) -> list[str]:
+    return [req.start.prompt, req.end.prompt, req.start.negative_prompt or "", req.end.negative_prompt or ""]

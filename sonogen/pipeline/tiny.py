@@ -1,0 +1,179 @@
+"""Tiny random SD-1.x-shaped components for tests, benchmarks and demos.
+
+Everything is built offline under ``torch.manual_seed(seed)``: the same seed gives the
+same weights on every machine. Shapes follow Stable Diffusion 1.x (8x VAE, 4 latent
+channels, a cross-attention UNet conditioned on a CLIP text encoder) with tiny widths,
+so a 512x512 image costs milliseconds per step on a CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+if TYPE_CHECKING:
+    from sonogen.pipeline.pipeline import SonogenPipeline
+
+#: Hidden size of the tiny text encoder (= UNet cross-attention width).
+TINY_HIDDEN = 32
+#: Words given whole tokens in the tiny vocabulary (anything else is spelled by bytes).
+_TINY_WORDS = ("jazz", "piano", "drums", "beat", "rock", "guitar", "church", "bells", "funk", "loop")
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """The reversible byte -> printable-character table byte-level BPE uses."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
+    printable += list(range(ord("®"), ord("ÿ") + 1))
+    table = {b: chr(b) for b in printable}
+    extra = 0
+    for b in range(256):
+        if b not in table:
+            table[b] = chr(256 + extra)
+            extra += 1
+    return table
+
+
+def tiny_vocab() -> tuple[dict[str, int], list[str]]:
+    """A small CLIP-style byte-level BPE vocabulary and its merges.
+
+    Returns:
+        ``(vocab, merges)``: every byte alone and as a word end (``</w>``), a handful
+        of whole words, then the two special tokens; merges spell those words.
+    """
+    chars = list(_bytes_to_unicode().values())
+    tokens = chars + [c + "</w>" for c in chars]
+    merges: list[str] = []
+    for word in _TINY_WORDS:
+        parts = list(word[:-1]) + [word[-1] + "</w>"]
+        while len(parts) > 1:
+            a, b = parts[0], parts[1]
+            merges.append(f"{a} {b}")
+            merged = a + b
+            if merged not in tokens:
+                tokens.append(merged)
+            parts = [merged] + parts[2:]
+    tokens += ["<|startoftext|>", "<|endoftext|>"]
+    vocab = {tok: i for i, tok in enumerate(dict.fromkeys(tokens))}
+    return vocab, list(dict.fromkeys(merges))
+
+
+def build_tiny_tokenizer() -> Any:
+    """A CLIPTokenizer over :func:`tiny_vocab`, built from files in a temp folder (no download)."""
+    from transformers import CLIPTokenizer
+
+    vocab, merges = tiny_vocab()
+    with tempfile.TemporaryDirectory(prefix="sonogen-tok-") as tmp:
+        vocab_file = Path(tmp) / "vocab.json"
+        merges_file = Path(tmp) / "merges.txt"
+        vocab_file.write_text(json.dumps(vocab), encoding="utf-8")
+        merges_file.write_text("#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8")
+        tokenizer = CLIPTokenizer(str(vocab_file), str(merges_file), model_max_length=77)
+    return tokenizer
+
+
+def build_tiny_components(seed: int = 0) -> dict[str, Any]:
+    """Tiny random SD-1.x components: ``unet, vae, text_encoder, tokenizer, scheduler``.
+
+    * VAE: 4 down blocks (3 downsamplings, 8x), 4 latent channels, widths (8, 8, 16, 16).
+    * UNet: 2 levels of widths (16, 32), cross-attention width 32, ``sample_size`` 64
+      (= 512 px / 8), one layer per block.
+    * Text encoder: CLIP, 2 layers of width 32, 77 positions.
+    * Scheduler: PNDM with ``skip_prk_steps`` as the Riffusion checkpoint ships.
+    """
+    from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    tokenizer = build_tiny_tokenizer()
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        sample_size=64,
+        in_channels=4,
+        out_channels=4,
+        layers_per_block=1,
+        block_out_channels=(16, 32),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=TINY_HIDDEN,
+        attention_head_dim=4,
+        norm_num_groups=8,
+    )
+    torch.manual_seed(seed + 1)
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(8, 8, 16, 16),
+        layers_per_block=1,
+        latent_channels=4,
+        norm_num_groups=4,
+        sample_size=512,
+        scaling_factor=0.18215,
+    )
+    torch.manual_seed(seed + 2)
+    text_config = CLIPTextConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=TINY_HIDDEN,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=77,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        projection_dim=TINY_HIDDEN,
+    )
+    text_encoder = CLIPTextModel(text_config)
+    scheduler = PNDMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        num_train_timesteps=1000,
+        skip_prk_steps=True,
+        steps_offset=1,
+        set_alpha_to_one=False,
+    )
+    for model in (unet, vae, text_encoder):
+        model.eval()
+    return {
+        "unet": unet,
+        "vae": vae,
+        "text_encoder": text_encoder,
+        "tokenizer": tokenizer,
+        "scheduler": scheduler,
+    }
+
+
+def build_tiny_pipeline(seed: int = 0, device: str = "cpu") -> SonogenPipeline:
+    """A :class:`~sonogen.pipeline.SonogenPipeline` over :func:`build_tiny_components` (fp32)."""
+    from sonogen.pipeline.pipeline import SonogenPipeline
+
+    pipe = SonogenPipeline(**build_tiny_components(seed))
+    return pipe.to(device)
+
+
+def save_tiny_checkpoint(path: str | Path, seed: int = 0) -> Path:
+    """Write the tiny pipeline as a diffusers folder (``model_index.json`` + parts) at ``path``."""
+    out = Path(path)
+    build_tiny_pipeline(seed).save_pretrained(str(out), safe_serialization=True)
+    return out
+
+
+def save_tiny_single_file(path: str | Path, seed: int = 0) -> Path:
+    """Write the tiny UNet, VAE and text encoder as one SD-1.x-style ``.safetensors`` file.
+
+    Keys use the original Stable Diffusion layout (``model.diffusion_model.*``,
+    ``first_stage_model.*``, ``cond_stage_model.transformer.*``). Loading it needs the
+    component configs, which :func:`sonogen.pipeline.loading.load_pipeline` takes from a
+    sidecar ``<name>.json`` sonogen writes beside the file (absent for real checkpoints,
+    which use the standard SD 1.x configs).
+    """
+    from sonogen.pipeline.single_file import save_single_file
+
+    out = Path(path)
+    save_single_file(build_tiny_pipeline(seed), out)
+    return out

@@ -1,0 +1,60 @@
+"""Inputs and outputs of the pipeline (plain dataclasses)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from sonogen.spectrogram.params import SpectrogramParams
+
+
+@dataclass
+class PromptInput:
+    """One end of an interpolation, as the Riffusion API's ``start``/``end`` objects.
+
+    Attributes:
+        prompt: text, with optional ``(word:1.5)`` weights.
+        seed: noise seed.
+        negative_prompt: text to steer away from (None: unconditional).
+        denoising: img2img strength in [0, 1] (1 ignores the seed image).
+        guidance: classifier-free guidance scale.
+    """
+
+    prompt: str
+    seed: int = 0
+    negative_prompt: str | None = None
+    denoising: float = 0.75
+    guidance: float = 7.0
+
+
+@dataclass
+class InferenceInput:
+    """One ``/run_inference`` request: two ends, ``alpha`` in [0, 1] and built-in image ids."""
+
+    start: PromptInput
+    end: PromptInput
+    alpha: float
+    num_inference_steps: int = 50
+    seed_image_id: str = "og_beat"
+    mask_image_id: str | None = None
+
+
+@dataclass
+class SonogenOutput:
+    """What a pipeline call returns.
+
+    Attributes:
+        images: spectrogram images (RGB, ``params.num_frequencies`` high, EXIF attached).
+        waveforms: one ``(channels, samples)`` float32 array per image, peak-normalised.
+        sample_rate: rate of the waveforms in Hz.
+        params: the spectrogram format used to decode.
+        seeds: the seed behind each image.
+    """
+
+    images: list[Image.Image]
+    waveforms: list[np.ndarray]
+    sample_rate: int
+    params: SpectrogramParams
+    seeds: list[int] = field(default_factory=list)
