@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 from diffusers import DiffusionPipeline
+from diffusers.loaders import StableDiffusionLoraLoaderMixin
 from PIL import Image
 
 from sonogen.errors import SonogenError
@@ -32,7 +33,7 @@ from sonogen.spectrogram.params import DEFAULT_MAX_VALUE, SpectrogramParams
 SPECTROGRAM_CONFIG = "spectrogram.json"
 
 
-class SonogenPipeline(DiffusionPipeline):
+class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
     """Stable Diffusion 1.x components that draw spectrogram images and decode them to audio.
 
     Args:

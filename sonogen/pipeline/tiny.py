@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from sonogen.spectrogram.params import SpectrogramParams
+
 if TYPE_CHECKING:
     from sonogen.pipeline.pipeline import SonogenPipeline
 
@@ -148,22 +150,34 @@ def build_tiny_components(seed: int = 0) -> dict[str, Any]:
     }
 
 
-def build_tiny_pipeline(seed: int = 0, device: str = "cpu") -> SonogenPipeline:
-    """A :class:`~sonogen.pipeline.SonogenPipeline` over :func:`build_tiny_components` (fp32)."""
+def build_tiny_pipeline(
+    seed: int = 0, device: str = "cpu", spectrogram_params: SpectrogramParams | None = None
+) -> SonogenPipeline:
+    """A :class:`~sonogen.pipeline.SonogenPipeline` over :func:`build_tiny_components` (fp32).
+
+    ``spectrogram_params`` sets the format it decodes with (v1 defaults: 512 mel bands;
+    tests use fewer bands for speed, the image height follows ``num_frequencies``).
+    """
     from sonogen.pipeline.pipeline import SonogenPipeline
 
     pipe = SonogenPipeline(**build_tiny_components(seed))
+    if spectrogram_params is not None:
+        pipe.spectrogram_params = spectrogram_params
     return pipe.to(device)
 
 
-def save_tiny_checkpoint(path: str | Path, seed: int = 0) -> Path:
-    """Write the tiny pipeline as a diffusers folder (``model_index.json`` + parts) at ``path``."""
+def save_tiny_checkpoint(
+    path: str | Path, seed: int = 0, spectrogram_params: SpectrogramParams | None = None
+) -> Path:
+    """Write the tiny pipeline as a diffusers folder (``model_index.json``, parts, ``spectrogram.json``)."""
     out = Path(path)
-    build_tiny_pipeline(seed).save_pretrained(str(out), safe_serialization=True)
+    build_tiny_pipeline(seed, spectrogram_params=spectrogram_params).save_pretrained(str(out), safe_serialization=True)
     return out
 
 
-def save_tiny_single_file(path: str | Path, seed: int = 0) -> Path:
+def save_tiny_single_file(
+    path: str | Path, seed: int = 0, spectrogram_params: SpectrogramParams | None = None
+) -> Path:
     """Write the tiny UNet, VAE and text encoder as one SD-1.x-style ``.safetensors`` file.
 
     Keys use the original Stable Diffusion layout (``model.diffusion_model.*``,
@@ -175,5 +189,5 @@ def save_tiny_single_file(path: str | Path, seed: int = 0) -> Path:
     from sonogen.pipeline.single_file import save_single_file
 
     out = Path(path)
-    save_single_file(build_tiny_pipeline(seed), out)
+    save_single_file(build_tiny_pipeline(seed, spectrogram_params=spectrogram_params), out)
     return out
