@@ -14,7 +14,7 @@ from sonogen.errors import SonogenError
 from sonogen.spectrogram.image import image_to_spectrogram, spectrogram_to_image
 from sonogen.spectrogram.mel import filterbank_pinv, inverse_mel, mel_filterbank
 from sonogen.spectrogram.params import SpectrogramParams
-from sonogen.spectrogram.phase import griffin_lim, pghi_phase, stft
+from sonogen.spectrogram.phase import griffin_lim, pghi_phase, random_phase, stft
 
 #: Audio is scaled as 16-bit integers before the STFT, as the original tool did.
 INT16_SCALE = 32768.0
@@ -34,13 +34,15 @@ class ReconstructionSettings:
         reduce_rate: run the iterations at a lower sample rate that still holds the
             format's ``max_frequency`` (24 kHz for v1), then resample up.
         nnls_iterations: multiplicative refinement steps of the mel inverse.
+        init: initial phase, ``"pghi"`` (phase-gradient estimate) or ``"random"``.
     """
 
-    n_iter: int = 24
+    n_iter: int = 40
     momentum: float = 0.99
     fft_factor: int = 2
     reduce_rate: bool = True
-    nnls_iterations: int = 8
+    nnls_iterations: int = 0
+    init: str = "pghi"
 
 
 class SpectrogramConverter:
@@ -66,6 +68,11 @@ class SpectrogramConverter:
         self.filterbank = mel_filterbank(
             p.n_fft, p.num_frequencies, p.sample_rate, p.min_frequency, p.max_frequency, device=self.device
         )  # (n_fft // 2 + 1, bands)
+        self._window64 = torch.hann_window(p.win_length, periodic=True, dtype=torch.float64, device=self.device)
+        self._filterbank64 = mel_filterbank(
+            p.n_fft, p.num_frequencies, p.sample_rate, p.min_frequency, p.max_frequency,
+            dtype=torch.float64, device=self.device,
+        )
         self._grids: dict[tuple[int, int], _Grid] = {}
 
     # ------------------------------------------------------------------ analysis
@@ -85,8 +92,10 @@ class SpectrogramConverter:
             raise SonogenError("audio is too short to make a spectrogram (fewer than 2 samples)")
         if wave.shape[-1] <= p.n_fft // 2:
             wave = torch.nn.functional.pad(wave, (0, p.n_fft // 2 + 1 - wave.shape[-1]))
-        magnitude = stft(wave * INT16_SCALE, p.n_fft, p.hop_length, self.window).abs()
-        return torch.matmul(self.filterbank.T, magnitude)  # (C, bands, frames)
+        # float64: quiet bands sit near float32's round-off floor, and the contrast curve
+        # (power 0.25) magnifies it into grey levels
+        magnitude = stft(wave.double() * INT16_SCALE, p.n_fft, p.hop_length, self._window64).abs()
+        return torch.matmul(self._filterbank64.T, magnitude).float()  # (C, bands, frames)
 
     def _prepare_channels(self, wave: torch.Tensor) -> torch.Tensor:
         if wave.ndim == 1:
@@ -136,7 +145,8 @@ class SpectrogramConverter:
     def _reconstruct_original(self, mel: torch.Tensor, seed: int, n_iter: int) -> torch.Tensor:
         p = self.params
         # least-squares mel inverse, clipped at zero (torchaudio InverseMelScale's recipe)
-        magnitude = torch.relu(torch.linalg.lstsq(self.filterbank.T.expand(mel.shape[0], -1, -1), mel).solution)
+        fb_t = self.filterbank.T.expand(mel.shape[0], -1, -1)
+        magnitude = torch.relu(torch.linalg.lstsq(fb_t, mel, driver="gels").solution)
         generator = torch.Generator().manual_seed(seed)
         return griffin_lim(
             magnitude, p.n_fft, p.hop_length, self.window, n_iter=n_iter, momentum=0.99, generator=generator
@@ -146,7 +156,10 @@ class SpectrogramConverter:
         p = self.params
         grid = self._grid()
         magnitude = inverse_mel(mel, grid.filterbank, grid.pinv, iterations=self.settings.nnls_iterations)
-        init = pghi_phase(magnitude, grid.n_fft, grid.hop, grid.window.shape[-1])
+        if self.settings.init == "pghi":
+            init = pghi_phase(magnitude, grid.n_fft, grid.hop, grid.window.shape[-1])
+        else:
+            init = random_phase(magnitude.shape, torch.Generator().manual_seed(0), magnitude.device)
         frames = mel.shape[-1]
         wave = griffin_lim(
             magnitude,
