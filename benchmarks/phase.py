@@ -27,14 +27,8 @@ from sonogen.audio.io import AUDIO_EXTENSIONS, load_audio
 from sonogen.audio.ops import cut_clip
 from sonogen.spectrogram.converter import SpectrogramConverter
 from sonogen.spectrogram.image import image_to_spectrogram
+from sonogen.spectrogram.metrics import spectral_convergence
 from sonogen.spectrogram.params import SpectrogramParams
-
-
-def spectral_convergence(target: torch.Tensor, wave: torch.Tensor, reference: SpectrogramConverter) -> float:
-    """Scale-invariant mel spectral convergence of ``wave`` against mel ``target`` (C, bands, frames)."""
-    mel = reference.spectrogram_from_waveform(wave.cpu())[..., : target.shape[-1]]
-    scale = (mel * target).sum() / (mel * mel).sum().clamp_min(1e-30)
-    return float((target - scale * mel).norm() / target.norm())
 
 
 def clips_from(args: argparse.Namespace, rate: int) -> list[tuple[str, np.ndarray]]:

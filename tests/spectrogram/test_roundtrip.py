@@ -1,9 +1,9 @@
 import numpy as np
 import torch
 
-from benchmarks.phase import spectral_convergence
 from sonogen.spectrogram.converter import SpectrogramConverter, working_rate
 from sonogen.spectrogram.image import image_to_spectrogram
+from sonogen.spectrogram.metrics import spectral_convergence
 from sonogen.spectrogram.mel import filterbank_pinv, inverse_mel, mel_filterbank
 from sonogen.spectrogram.params import SpectrogramParams
 from sonogen.spectrogram.phase import griffin_lim, stft
