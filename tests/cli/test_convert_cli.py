@@ -104,3 +104,11 @@ def test_audio_to_images_batch_skips_bad_files_and_resumes(tmp_path, clip) -> No
     second = run("audio-to-images", str(src), str(out))
     assert "skipped 2 already done" in second.stdout
     assert (out / "a.png").stat().st_mtime_ns == stamp
+
+
+def test_roundtrip_main_job_prints_quality(tmp_path) -> None:
+    result = run("roundtrip", "--outdir", str(tmp_path / "demo"), "--seconds", "1.28")
+    assert result.returncode == 0, result.stderr
+    sc = float(result.stdout.strip().splitlines()[-1].split(":")[-1])
+    assert 0 < sc < 0.12
+    assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == ["demo.png", "demo.wav", "demo_roundtrip.wav"]
