@@ -31,9 +31,9 @@ def test_default_config_fits_budget() -> None:
     """The shipped config builds, draws 512-band images and stays under 60 MB in fp16."""
     import torch
 
+    from sonogen.pipeline.tiny import build_tiny_tokenizer
     from sonogen.train.config import load_model_config
     from sonogen.train.model import build_text_encoder, build_unet, build_vae
-    from sonogen.pipeline.tiny import build_tiny_tokenizer
 
     cfg = load_model_config(DEFAULT_CONFIG_PATH)
     with torch.device("meta"):
