@@ -41,7 +41,9 @@ repository root, once::
     python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \\
         --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \\
         --platform manylinux2014_x86_64 -d .whl \\
-        diffusers==0.42.1 soundfile==0.13.1 soxr==1.0.0
+        diffusers==0.42.1 soundfile==0.14.0 soxr==1.1.0 tinysoundfont==0.3.7
+    # (tinysoundfont only for scripts/train_default_model.py; copy a GM .sf2 such as
+    # /usr/share/sounds/sf2/TimGM6mb.sf2 into .whl/ too and pass --soundfont .whl/TimGM6mb.sf2.)
     # diffusers is a py3-none-any wheel; soundfile's manylinux wheel bundles libsndfile
     # with MP3 support. Everything else (torch, transformers, numpy, pillow, tqdm,
     # safetensors, huggingface_hub, accelerate) is already in that image.
