@@ -1,0 +1,163 @@
+"""Model parts for training: load a checkpoint's components, or build new ones from ``model.json``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sonogen.errors import SonogenError
+
+COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
+
+
+def load_components(checkpoint: str) -> tuple[dict[str, Any], Any]:
+    """The five SD 1.x parts of a checkpoint and the spectrogram format its images use.
+
+    Args:
+        checkpoint: a diffusers folder (``model_index.json`` + subfolders, as sonogen and
+            Riffusion ship) or a single ``.safetensors`` / ``.ckpt`` file that
+            :func:`sonogen.pipeline.load_pipeline` understands.
+
+    Returns:
+        ``({unet, vae, text_encoder, tokenizer, scheduler}, SpectrogramParams)``; all models
+        in float32 on the CPU.
+    """
+    from sonogen.spectrogram.params import SpectrogramParams
+
+    path = Path(checkpoint)
+    if not path.exists():
+        raise SonogenError(f"checkpoint not found: {checkpoint}")
+    params = SpectrogramParams()
+    if path.is_dir():
+        if not (path / "model_index.json").is_file():
+            raise SonogenError(f"{checkpoint} is not a diffusers model folder (no model_index.json)")
+        parts = _load_folder(path)
+        spec = path / "spectrogram.json"
+        if spec.is_file():
+            try:
+                params = SpectrogramParams(**json.loads(spec.read_text(encoding="utf-8")))
+            except (json.JSONDecodeError, TypeError) as exc:
+                raise SonogenError(f"{spec} is not a valid spectrogram format: {exc}") from None
+        return parts, params
+    try:
+        from sonogen.pipeline import load_pipeline
+    except ImportError:  # pragma: no cover - the pipeline package is part of sonogen
+        raise SonogenError(f"cannot load single-file checkpoint {checkpoint}: no loader available") from None
+    pipe = load_pipeline(str(path))
+    parts = {name: getattr(pipe, name) for name in COMPONENTS}
+    for name in ("unet", "vae", "text_encoder"):
+        parts[name] = parts[name].float().cpu()
+    return parts, getattr(pipe, "spectrogram_params", params)
+
+
+def _load_folder(path: Path) -> dict[str, Any]:
+    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+    from transformers import AutoTokenizer, CLIPTextModel
+
+    missing = [name for name in COMPONENTS if not (path / name).is_dir()]
+    if missing:
+        raise SonogenError(f"checkpoint {path} lacks the part(s): {', '.join(missing)}")
+    try:
+        scheduler_cls = _scheduler_class(path / "scheduler" / "scheduler_config.json") or DDIMScheduler
+        return {
+            "unet": UNet2DConditionModel.from_pretrained(path, subfolder="unet"),
+            "vae": AutoencoderKL.from_pretrained(path, subfolder="vae"),
+            "text_encoder": CLIPTextModel.from_pretrained(path, subfolder="text_encoder"),
+            "tokenizer": AutoTokenizer.from_pretrained(path / "tokenizer"),
+            "scheduler": scheduler_cls.from_pretrained(path, subfolder="scheduler"),
+        }
+    except (OSError, ValueError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SonogenError(f"cannot load checkpoint {path}: {first}") from None
+
+
+def _scheduler_class(config_file: Path) -> Any:
+    import diffusers
+
+    try:
+        name = json.loads(config_file.read_text(encoding="utf-8")).get("_class_name")
+    except (OSError, json.JSONDecodeError):
+        return None
+    return getattr(diffusers, str(name), None) if name else None
+
+
+def build_vae(cfg: dict[str, Any]) -> Any:
+    """A new ``AutoencoderKL`` from the ``vae`` section of ``model.json``."""
+    from diffusers import AutoencoderKL
+
+    levels = len(cfg["block_out_channels"])
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * levels,
+        up_block_types=("UpDecoderBlock2D",) * levels,
+        block_out_channels=tuple(cfg["block_out_channels"]),
+        layers_per_block=int(cfg["layers_per_block"]),
+        latent_channels=int(cfg["latent_channels"]),
+        norm_num_groups=int(cfg["norm_num_groups"]),
+        scaling_factor=1.0,  # measured after stage 1
+    )
+
+
+def build_unet(cfg: dict[str, Any], latent_channels: int, cross_attention_dim: int, sample_size: int) -> Any:
+    """A new ``UNet2DConditionModel``: a plain first level, cross-attention in the deeper ones."""
+    from diffusers import UNet2DConditionModel
+
+    levels = len(cfg["block_out_channels"])
+    down = ("DownBlock2D",) + ("CrossAttnDownBlock2D",) * (levels - 1)
+    up = ("CrossAttnUpBlock2D",) * (levels - 1) + ("UpBlock2D",)
+    return UNet2DConditionModel(
+        sample_size=sample_size,
+        in_channels=latent_channels,
+        out_channels=latent_channels,
+        layers_per_block=int(cfg["layers_per_block"]),
+        block_out_channels=tuple(cfg["block_out_channels"]),
+        down_block_types=down,
+        up_block_types=up,
+        cross_attention_dim=cross_attention_dim,
+        attention_head_dim=int(cfg["attention_head_dim"]),
+        norm_num_groups=int(cfg["norm_num_groups"]),
+    )
+
+
+def build_text_encoder(cfg: dict[str, Any], tokenizer: Any) -> Any:
+    """A new ``CLIPTextModel`` sized by the ``text_encoder`` section, for ``tokenizer``."""
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    config = CLIPTextConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=int(cfg["hidden_size"]),
+        intermediate_size=int(cfg["intermediate_size"]),
+        num_hidden_layers=int(cfg["num_hidden_layers"]),
+        num_attention_heads=int(cfg["num_attention_heads"]),
+        max_position_embeddings=int(cfg["max_length"]),
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        projection_dim=int(cfg["hidden_size"]),
+    )
+    return CLIPTextModel(config)
+
+
+def build_schedulers(cfg: dict[str, Any]) -> tuple[Any, Any]:
+    """``(DDPMScheduler for training, DDIMScheduler saved with the model)`` from ``scheduler``."""
+    from diffusers import DDIMScheduler, DDPMScheduler
+
+    common = {
+        "num_train_timesteps": int(cfg["num_train_timesteps"]),
+        "beta_schedule": str(cfg["beta_schedule"]),
+        "beta_start": float(cfg["beta_start"]),
+        "beta_end": float(cfg["beta_end"]),
+        "prediction_type": str(cfg["prediction_type"]),
+    }
+    return DDPMScheduler(**common), DDIMScheduler(**common, clip_sample=False, set_alpha_to_one=False, steps_offset=1)
+
+
+def save_pipeline(parts: dict[str, Any], params: Any, output: str | Path) -> None:
+    """Write the parts as a diffusers folder (safetensors) plus ``spectrogram.json``."""
+    from sonogen.pipeline.pipeline import SonogenPipeline
+
+    pipe = SonogenPipeline(**{name: parts[name] for name in COMPONENTS})
+    pipe.spectrogram_params = params
+    pipe.save_pretrained(str(output), safe_serialization=True)
