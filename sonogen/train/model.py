@@ -11,13 +11,15 @@ from sonogen.errors import SonogenError
 COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 
 
-def load_components(checkpoint: str) -> tuple[dict[str, Any], Any]:
+def load_components(checkpoint: str, bands: int | None = None) -> tuple[dict[str, Any], Any]:
     """The five SD 1.x parts of a checkpoint and the spectrogram format its images use.
 
     Args:
         checkpoint: a diffusers folder (``model_index.json`` + subfolders, as sonogen and
-            Riffusion ship) or a single ``.safetensors`` / ``.ckpt`` file that
+            Riffusion ship), or a single ``.safetensors`` file or Hub id that
             :func:`sonogen.pipeline.load_pipeline` understands.
+        bands: when given, the image height the dataset has; a checkpoint whose
+            ``spectrogram.json`` says otherwise is refused before its weights are read.
 
     Returns:
         ``({unet, vae, text_encoder, tokenizer, scheduler}, SpectrogramParams)``; all models
@@ -26,34 +28,47 @@ def load_components(checkpoint: str) -> tuple[dict[str, Any], Any]:
     from sonogen.spectrogram.params import SpectrogramParams
 
     path = Path(checkpoint)
-    if not path.exists():
+    looks_like_path = checkpoint.startswith((".", "/", "~")) or checkpoint.count("/") != 1 or path.suffix != ""
+    if not path.exists() and looks_like_path:
         raise SonogenError(f"checkpoint not found: {checkpoint}")
     params = SpectrogramParams()
     if path.is_dir():
         if not (path / "model_index.json").is_file():
             raise SonogenError(f"{checkpoint} is not a diffusers model folder (no model_index.json)")
-        parts = _load_folder(path)
         spec = path / "spectrogram.json"
         if spec.is_file():
             try:
                 params = SpectrogramParams(**json.loads(spec.read_text(encoding="utf-8")))
             except (json.JSONDecodeError, TypeError) as exc:
                 raise SonogenError(f"{spec} is not a valid spectrogram format: {exc}") from None
-        return parts, params
+        _check_bands(params, bands)
+        return _load_folder(path), params
     try:
         from sonogen.pipeline import load_pipeline
     except ImportError:  # pragma: no cover - the pipeline package is part of sonogen
         raise SonogenError(f"cannot load single-file checkpoint {checkpoint}: no loader available") from None
-    pipe = load_pipeline(str(path))
+    pipe = load_pipeline(checkpoint, device="cpu")  # a single file or a Hub id (local cache when offline)
+    _check_bands(getattr(pipe, "spectrogram_params", params), bands)
     parts = {name: getattr(pipe, name) for name in COMPONENTS}
     for name in ("unet", "vae", "text_encoder"):
         parts[name] = parts[name].float().cpu()
     return parts, getattr(pipe, "spectrogram_params", params)
 
 
+def _check_bands(params: Any, bands: int | None) -> None:
+    if bands is not None and params.num_frequencies != bands:
+        raise SonogenError(
+            f"the checkpoint draws {params.num_frequencies}-band spectrograms but the dataset's images are "
+            f"{bands} px high; rebuild the dataset with --num-frequencies {params.num_frequencies}"
+        )
+
+
 def _load_folder(path: Path) -> dict[str, Any]:
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import AutoTokenizer, CLIPTextModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
 
     missing = [name for name in COMPONENTS if not (path / name).is_dir()]
     if missing:

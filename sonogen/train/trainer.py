@@ -248,11 +248,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     if cfg.checkpoint:
         from sonogen.train.model import load_components
 
-        parts, ckpt_params = load_components(cfg.checkpoint)
-        if ckpt_params.num_frequencies != height:
-            raise SonogenError(
-                f"the checkpoint draws {ckpt_params.num_frequencies}-band spectrograms but the dataset's are {height}"
-            )
+        parts, _ = load_components(cfg.checkpoint, bands=height)
         factor = 2 ** (len(parts["vae"].config.block_out_channels) - 1)
     else:
         parts = _scratch_parts(cfg, rows, dataset, accelerator, log, height, out)

@@ -1,0 +1,172 @@
+"""End-to-end training on the CPU: from scratch, full fine-tune (+EMA, resume) and LoRA, plus bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sonogen.cli import main
+
+TINY_MODEL = {
+    "vae": {"block_out_channels": [4, 8, 8, 8], "layers_per_block": 1, "latent_channels": 4, "norm_num_groups": 4},
+    "unet": {"block_out_channels": [16, 32], "layers_per_block": 1, "attention_head_dim": 4, "norm_num_groups": 8},
+    "text_encoder": {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 4, "intermediate_size": 64,
+                     "max_length": 32},
+    "tokenizer": {"vocab_size": 700},
+    "vae_training": {"steps": 4, "learning_rate": 2e-3},
+}
+COMMON = ["--resolution", "64", "--batch-size", "4", "--validation-steps", "2", "--no-progress", "--seed", "0"]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six synthetic clips as 64-band, 1.28 s spectrogram images."""
+    from sonogen.data.dataset import BuildSettings, build_dataset
+    from sonogen.data.synth import write_corpus
+
+    root = tmp_path_factory.mktemp("train")
+    write_corpus(root / "corpus", 6, seed=1, workers=1, seconds=1.28, progress=False)
+    build_dataset(root / "corpus", root / "ds", BuildSettings(seconds=1.28, params={"num_frequencies": 64}),
+                  progress=False)
+    return root / "ds"
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The pipeline's tiny random SD-1.x checkpoint, declared as drawing 64-band spectrograms."""
+    from sonogen.pipeline.tiny import build_tiny_pipeline
+    from sonogen.spectrogram.params import SpectrogramParams
+
+    pipe = build_tiny_pipeline(0)
+    pipe.spectrogram_params = SpectrogramParams(num_frequencies=64)
+    folder = tmp_path_factory.mktemp("base") / "tiny"
+    pipe.save_pretrained(str(folder), safe_serialization=True)
+    return folder
+
+
+def eval_losses(out: Path) -> list[float]:
+    rows = [json.loads(line) for line in (out / "loss.jsonl").read_text().splitlines()]
+    return [r["eval_loss"] for r in rows if r.get("stage") == "unet" and "eval_loss" in r]
+
+
+def generate(checkpoint: Path, lora: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    from sonogen.pipeline import load_pipeline
+
+    pipe = load_pipeline(str(checkpoint), device="cpu", lora=str(lora) if lora else None)
+    out = pipe("funky slap bass", seed=3, num_inference_steps=2, width=64, height=64, progress=False)
+    assert out.images[0].size == (64, 64) and out.params.num_frequencies == 64
+    assert out.waveforms[0].shape[1] > 0 and np.isfinite(out.waveforms[0]).all()
+    return np.asarray(out.images[0]), out.waveforms[0]
+
+
+def test_from_scratch(dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "model.json"
+    config.write_text(json.dumps(TINY_MODEL))
+    out = tmp_path / "scratch"
+    assert main(["train", "--dataset", str(dataset), "--output", str(out), "--config", str(config),
+                 "--max-steps", "10", "--learning-rate", "3e-3", "--checkpoint-every", "0", *COMMON]) == 0
+    assert "wrote new model" in capsys.readouterr().out
+    losses = eval_losses(out)
+    assert losses[-1] < losses[0] * 0.9
+    rows = [json.loads(line) for line in (out / "loss.jsonl").read_text().splitlines()]
+    assert sum(r["stage"] == "vae" for r in rows) == 4 and sum("loss" in r and r["stage"] == "unet" for r in rows) == 10
+    assert json.loads((out / "spectrogram.json").read_text())["num_frequencies"] == 64
+    assert json.loads((out / "vae" / "config.json").read_text())["scaling_factor"] != 1.0
+    index = json.loads((out / "model_index.json").read_text())
+    assert index["tokenizer"][1].startswith("CLIPTokenizer")
+    assert (out / "loss.png").stat().st_size > 1000
+    assert sorted(p.name for p in (out / "validation" / "step-10").iterdir()) == [
+        "0.png", "0.wav", "1.png", "1.wav", "prompts.json"]
+    generate(out)
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(out / "tokenizer")
+    caption = json.loads((dataset / "metadata.jsonl").read_text().splitlines()[0])["text"]
+    ids = tok(caption).input_ids
+    assert len(ids) < len(caption) / 2  # merges learnt on the captions: words, not bytes
+
+
+def test_full_finetune_with_ema_and_resume(dataset: Path, base: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "full"
+    args = ["train", "--dataset", str(dataset), "--output", str(out), "--checkpoint", str(base),
+            "--learning-rate", "2e-3", "--ema", "--ema-decay", "0.5", "--checkpoint-every", "3",
+            "--train-text-encoder", *COMMON]
+    assert main([*args, "--max-steps", "3"]) == 0
+    assert (out / "checkpoints" / "step-3" / "sonogen_state.json").is_file()
+    assert main([*args, "--max-steps", "8"]) == 2  # an earlier run's states: refuse without --resume
+    assert "--resume" in capsys.readouterr().err
+    assert main([*args, "--max-steps", "8", "--resume"]) == 0
+    losses = eval_losses(out)
+    assert len(losses) == 4  # before/after the first run, before/after the resumed one
+    assert losses[-1] < losses[0] * 0.95
+    rows = [json.loads(line) for line in (out / "loss.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "loss" in r] == list(range(1, 9))
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-6", "step-8"]  # keeps the newest two
+    from safetensors.torch import load_file
+
+    before = load_file(str(base / "unet" / "diffusion_pytorch_model.safetensors"))
+    after = load_file(str(out / "unet" / "diffusion_pytorch_model.safetensors"))
+    assert before.keys() == after.keys()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    generate(out)
+
+
+def test_lora(dataset: Path, base: Path, tmp_path: Path) -> None:
+    out = tmp_path / "lora"
+    assert main(["train", "--dataset", str(dataset), "--output", str(out), "--checkpoint", str(base), "--lora",
+                 "--lora-rank", "4", "--max-steps", "8", "--learning-rate", "1e-2", "--checkpoint-every", "0",
+                 *COMMON]) == 0
+    assert (out / "pytorch_lora_weights.safetensors").is_file()
+    assert not (out / "unet").exists()  # only the adapter is written
+    losses = eval_losses(out)
+    assert losses[-1] < losses[0]
+    plain, _ = generate(base)
+    adapted, _ = generate(base, lora=out)
+    assert not np.array_equal(plain, adapted)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--checkpoint", "{base}", "--resolution", "60"], "multiple of 8"),
+        (["--config", "{tmp}/missing.json"], "model config not found"),
+        (["--config", "{tmp}/bad.json"], "unknown keys"),
+        (["--config", "{tmp}/bad.json", "--lora"], "--lora needs a base model"),
+        (["--checkpoint", "{tmp}/nowhere"], "checkpoint not found"),
+        (["--checkpoint", "{tmp}/wrong_height"], "64"),
+    ],
+)
+def test_bad_training_input(extra: list[str], message: str, dataset: Path, base: Path, tmp_path: Path,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "bad.json").write_text(json.dumps({"unet": {"widths": [1]}}))
+    wrong = tmp_path / "wrong_height"
+    if "{tmp}/wrong_height" in extra:
+        import shutil
+
+        shutil.copytree(base, wrong)
+        (wrong / "spectrogram.json").write_text(json.dumps({"num_frequencies": 512}))
+    args = [a.format(base=base, tmp=tmp_path) for a in extra]
+    out = tmp_path / "out"
+    assert main(["train", "--dataset", str(dataset), "--output", str(out), "--max-steps", "1", "--no-progress",
+                 *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("sonogen: error:") and message in err
+    assert not (out / "model_index.json").exists()
+
+
+def test_missing_dataset_and_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--dataset", str(tmp_path / "none"), "--output", str(tmp_path / "o"),
+                 "--config", "x.json"]) == 2
+    assert "dataset folder not found" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["train", "--dataset", str(tmp_path / "empty"), "--output", str(tmp_path / "o"),
+                 "--config", "x.json"]) == 2
+    assert "no metadata.jsonl" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # neither --checkpoint nor --config
+        main(["train", "--dataset", "d", "--output", "o"])
+    assert exc.value.code == 2
