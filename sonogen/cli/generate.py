@@ -1,14 +1,282 @@
-"""CLI commands of this area (filled in by its issue)."""
+"""Generation commands: generate, transform, interpolate, extend.
+
+All load a checkpoint (``--checkpoint``: Hub id, diffusers folder or ``.safetensors``
+file; default the Riffusion reference model), write audio in the format of the output's
+extension and, with ``--image``, the spectrogram image beside it.
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
+
+from sonogen.cli.convert import positive_float, positive_int
+from sonogen.errors import SonogenError
+
+#: Longest clip drawn as one image; longer pieces are made by continuation.
+MAX_SINGLE_SECONDS = 10.24
+
+
+def _unit_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by every generation command."""
+    p.add_argument("-o", "--output", required=True, help="output audio (.wav/.flac/.ogg/.mp3)")
+    p.add_argument("--checkpoint", default=None, help="Hub id, diffusers folder or .safetensors file")
+    p.add_argument("--device", default=None, help="torch device (default: cuda, mps or cpu)")
+    p.add_argument("--dtype", choices=("float16", "bfloat16", "float32"), default=None, help="weights dtype on GPU")
+    p.add_argument("--scheduler", choices=("default", "pndm", "dpm", "ddim"), default=None)
+    p.add_argument("--lora", default=None, help="LoRA adapter folder or file to apply")
+    p.add_argument("--steps", type=positive_int, default=50, help="denoising steps (50)")
+    p.add_argument("--guidance", type=float, default=7.0, help="classifier-free guidance (7.0)")
+    p.add_argument("--negative", default=None, metavar="TEXT", help="negative prompt")
+    p.add_argument("--image", default=None, metavar="PATH", help="also write the spectrogram image here")
 
 
 def register(subparsers: Any) -> None:
-    """Add this area's subcommands to subparsers."""
-    del subparsers
+    p = subparsers.add_parser("generate", help="text -> audio clip (or a long piece / seamless loop)")
+    p.add_argument("prompt")
+    add_model_options(p)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seconds", type=positive_float, default=5.12, help="length (5.12 s = one 512 px image)")
+    p.add_argument("--loop", action="store_true", help="make the end flow seamlessly into the start")
+    p.set_defaults(func=cmd_generate)
+
+    p = subparsers.add_parser("transform", help="audio + prompt -> new audio (audio-to-audio)")
+    p.add_argument("audio")
+    p.add_argument("prompt")
+    add_model_options(p)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--strength", type=_unit_float, default=0.6, help="how much to change, 0..1 (0.6)")
+    p.set_defaults(func=cmd_transform)
+
+    p = subparsers.add_parser("interpolate", help="a sequence of clips moving from prompt A to prompt B")
+    p.add_argument("prompt_a")
+    p.add_argument("prompt_b")
+    add_model_options(p)
+    p.add_argument("--clips", type=positive_int, default=5, help="clips from alpha 0 to 1 (5)")
+    p.add_argument("--seed-a", type=int, default=0)
+    p.add_argument("--seed-b", type=int, default=1)
+    p.add_argument("--denoising", type=_unit_float, default=0.75, help="strength on the seed image (0.75)")
+    p.add_argument("--seed-image", default="og_beat", help="built-in seed image id (og_beat)")
+    p.add_argument("--mask", default=None, help="built-in mask id")
+    p.set_defaults(func=cmd_interpolate)
+
+    p = subparsers.add_parser("extend", help="continue an audio file to a longer piece")
+    p.add_argument("audio")
+    p.add_argument("prompt")
+    add_model_options(p)
+    p.add_argument("--seconds", type=positive_float, required=True, help="total length of the result")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_extend)
 
 
-__all__ = ["argparse", "register"]
+# ---------------------------------------------------------------------- helpers
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Fail on bad output paths before any model is loaded."""
+    from sonogen.audio.io import format_for
+    from sonogen.cli.convert import check_image_path
+
+    format_for(args.output)
+    if args.image:
+        check_image_path(args.image)
+    for path in (args.output, args.image):
+        if path and not Path(path).expanduser().resolve().parent.is_dir():
+            raise SonogenError(f"output folder does not exist: {Path(path).parent}")
+    if args.guidance < 0:
+        raise SonogenError(f"--guidance must be >= 0, got {args.guidance}")
+
+
+def _load(args: argparse.Namespace) -> Any:
+    import torch
+
+    from sonogen.pipeline.loading import load_pipeline
+
+    dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}.get(args.dtype or "")
+    return load_pipeline(args.checkpoint, device=args.device, dtype=dtype, scheduler=args.scheduler, lora=args.lora)
+
+
+def _load_input_audio(path: str) -> tuple[Any, int]:
+    from sonogen.audio.io import load_audio
+
+    if not Path(path).is_file():
+        raise SonogenError(f"audio file not found: {path}")
+    return load_audio(path)
+
+
+def _write(args: argparse.Namespace, wave: Any, rate: int, image: Any = None) -> None:
+    from sonogen.audio.io import save_audio
+    from sonogen.cli.convert import save_image_atomic
+
+    save_audio(args.output, wave, rate)
+    if args.image and image is not None:
+        save_image_atomic(image, args.image)
+    extra = f" and {args.image}" if args.image and image is not None else ""
+    print(f"wrote {args.output} ({wave.shape[1] / rate:.2f} s, {rate} Hz){extra}")
+
+
+def _side_by_side(images: list[Any]) -> Any:
+    """Images joined left to right (EXIF of the first kept)."""
+    from PIL import Image
+
+    out = Image.new("RGB", (sum(i.width for i in images), images[0].height))
+    x = 0
+    for image in images:
+        out.paste(image, (x, 0))
+        x += image.width
+    exif = out.getexif()
+    for tag, value in images[0].getexif().items():
+        exif[tag] = value
+    return out
+
+
+def _image_of(pipe: Any, wave: Any, rate: int) -> Any:
+    from sonogen.spectrogram.converter import get_converter
+
+    return get_converter(pipe.spectrogram_params).audio_to_image(wave, rate)
+
+
+# ---------------------------------------------------------------------- commands
+def cmd_generate(args: argparse.Namespace) -> int:
+    _check_outputs(args)
+    pipe = _load(args)
+    params = pipe.spectrogram_params
+    f = pipe.vae_scale_factor
+    if args.loop or args.seconds <= MAX_SINGLE_SECONDS:
+        width = max(f, int(round(params.width_for_seconds(args.seconds) / f)) * f)
+        out = pipe(
+            args.prompt,
+            negative_prompt=args.negative,
+            seed=args.seed,
+            num_inference_steps=args.steps,
+            guidance_scale=args.guidance,
+            width=width,
+            loop=args.loop,
+        )
+        _write(args, out.waveforms[0], out.sample_rate, out.images[0])
+        return 0
+    from sonogen.pipeline.longform import generate_long
+
+    wave, rate = generate_long(
+        pipe,
+        args.prompt,
+        args.seconds,
+        negative_prompt=args.negative,
+        seed=args.seed,
+        num_inference_steps=args.steps,
+        guidance_scale=args.guidance,
+    )
+    _write(args, wave, rate, _image_of(pipe, wave, rate) if args.image else None)
+    return 0
+
+
+def cmd_transform(args: argparse.Namespace) -> int:
+    from sonogen.audio.ops import crossfade_join
+    from sonogen.pipeline.longform import WINDOW, to_model_channels
+
+    _check_outputs(args)
+    wave, rate = _load_input_audio(args.audio)
+    pipe = _load(args)
+    params = pipe.spectrogram_params
+    f = pipe.vae_scale_factor
+    source = to_model_channels(wave, rate, params)
+    image = _image_of(pipe, source, params.sample_rate)
+    usable = (image.width // f) * f
+    if usable < f:
+        raise SonogenError(f"audio is too short to transform ({source.shape[1] / params.sample_rate:.3f} s)")
+    pieces, images = [], []
+    starts = list(range(0, usable, WINDOW))
+    for i, x in enumerate(starts):
+        width = min(WINDOW, usable - x)
+        if width < f:
+            break
+        crop = image.crop((x, 0, x + width, image.height))
+        if len(starts) > 1:
+            print(f"window {i + 1}/{len(starts)}")
+        out = pipe(
+            args.prompt,
+            negative_prompt=args.negative,
+            seed=args.seed,
+            num_inference_steps=args.steps,
+            guidance_scale=args.guidance,
+            width=width,
+            init_image=crop,
+            strength=args.strength,
+        )
+        pieces.append(out.waveforms[0])
+        images.append(out.images[0])
+    joined = crossfade_join(pieces, params.sample_rate) if len(pieces) > 1 else pieces[0]
+    _write(args, joined, params.sample_rate, _side_by_side(images))
+    return 0
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    import numpy as np
+    from tqdm import tqdm
+
+    from sonogen.audio.ops import crossfade_join
+    from sonogen.pipeline.seeds import get_mask_image, get_seed_image
+    from sonogen.pipeline.types import PromptInput
+
+    _check_outputs(args)
+    init = get_seed_image(args.seed_image)  # bad ids fail before loading
+    mask = get_mask_image(args.mask, width=init.width) if args.mask else None
+    pipe = _load(args)
+    if init.height != pipe.spectrogram_params.num_frequencies:
+        init = get_seed_image(args.seed_image, params=pipe.spectrogram_params)
+        mask = get_mask_image(args.mask, width=init.width, height=init.height) if args.mask else None
+    start = PromptInput(args.prompt_a, args.seed_a, args.negative, args.denoising, args.guidance)
+    end = PromptInput(args.prompt_b, args.seed_b, args.negative, args.denoising, args.guidance)
+    alphas = [0.0] if args.clips == 1 else [float(a) for a in np.linspace(0.0, 1.0, args.clips)]
+    waves, images = [], []
+    for alpha in tqdm(alphas, desc="interpolate", unit="clip"):
+        out = pipe.interpolate(
+            start, end, alpha, num_inference_steps=args.steps, init_image=init, mask_image=mask, progress=True
+        )
+        waves.append(out.waveforms[0])
+        images.append(out.images[0])
+    rate = pipe.spectrogram_params.sample_rate
+    _write(args, crossfade_join(waves, rate) if len(waves) > 1 else waves[0], rate, _side_by_side(images))
+    return 0
+
+
+def cmd_extend(args: argparse.Namespace) -> int:
+    from sonogen.pipeline.longform import extend_audio
+
+    _check_outputs(args)
+    wave, rate = _load_input_audio(args.audio)
+    if args.seconds <= wave.shape[1] / rate:
+        raise SonogenError(f"--seconds {args.seconds} is not longer than the audio ({wave.shape[1] / rate:.2f} s)")
+    pipe = _load(args)
+    out, out_rate = extend_audio(
+        pipe,
+        wave,
+        rate,
+        args.prompt,
+        args.seconds,
+        negative_prompt=args.negative,
+        seed=args.seed,
+        num_inference_steps=args.steps,
+        guidance_scale=args.guidance,
+    )
+    _write(args, out, out_rate, _image_of(pipe, out, out_rate) if args.image else None)
+    return 0
