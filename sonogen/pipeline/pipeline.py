@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from diffusers import DiffusionPipeline
+from diffusers.pipelines.pipeline_utils import DiffusionPipeline
 from diffusers.loaders import StableDiffusionLoraLoaderMixin
 from PIL import Image
 
@@ -45,7 +45,7 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
         scheduler: any diffusers noise scheduler (the checkpoint's own by default).
     """
 
-    model_cpu_offload_seq = "text_encoder->unet->vae"
+    model_cpu_offload_seq = "text_encoder->unet->vae"  # type: ignore[assignment]
 
     def __init__(self, vae: Any, text_encoder: Any, tokenizer: Any, unet: Any, scheduler: Any) -> None:
         super().__init__()

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 def _circular_width_forward(conv: torch.nn.Conv2d):  # type: ignore[no-untyped-def]
     """A forward for ``conv`` that wraps its width padding around and zero-pads its height."""
-    pad_h, pad_w = conv.padding  # type: ignore[misc]
+    pad_h, pad_w = (int(v) for v in conv.padding)
 
     def forward(x: torch.Tensor) -> torch.Tensor:
         x = F.pad(x, (pad_w, pad_w, 0, 0), mode="circular")

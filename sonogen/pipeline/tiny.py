@@ -139,7 +139,8 @@ def build_tiny_components(seed: int = 0) -> dict[str, Any]:
         steps_offset=1,
         set_alpha_to_one=False,
     )
-    for model in (unet, vae, text_encoder):
+    models: tuple[Any, ...] = (unet, vae, text_encoder)
+    for model in models:
         model.eval()
     return {
         "unet": unet,

@@ -179,7 +179,12 @@ def test_loop_ends_join(pipe) -> None:
 
 
 def test_run_inference_batch(pipe) -> None:
-    from sonogen.pipeline.seeds import MASK_IMAGE_IDS, SEED_IMAGE_IDS, get_mask_image, get_seed_image
+    from sonogen.pipeline.seeds import (
+        MASK_IMAGE_IDS,
+        SEED_IMAGE_IDS,
+        get_mask_image,
+        get_seed_image,
+    )
 
     assert "og_beat" in SEED_IMAGE_IDS and "mask_top_third_75" in MASK_IMAGE_IDS
     with pytest.raises(SonogenError, match="unknown seed image"):
