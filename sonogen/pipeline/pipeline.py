@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from diffusers.pipelines.pipeline_utils import DiffusionPipeline
 from diffusers.loaders import StableDiffusionLoraLoaderMixin
+from diffusers.pipelines.pipeline_utils import DiffusionPipeline
 from PIL import Image
 
 from sonogen.errors import SonogenError
