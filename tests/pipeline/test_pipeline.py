@@ -236,3 +236,30 @@ def test_schedulers_and_bad_inputs(tiny_folder) -> None:
         p(["a", "b"], seed=[1, 2, 3], num_inference_steps=STEPS, width=W, progress=False)
     with pytest.raises(SonogenError, match="strength"):
         p("a", init_image=Image.new("RGB", (W, 64)), strength=2.0, num_inference_steps=STEPS, width=W)
+
+
+def test_lora_adapter_applies(tiny_folder, tmp_path) -> None:
+    from diffusers import StableDiffusionPipeline
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    from sonogen.pipeline.tiny import build_tiny_components
+
+    unet = build_tiny_components()["unet"]
+    unet.add_adapter(LoraConfig(r=2, lora_alpha=2, init_lora_weights="gaussian", target_modules=["to_q", "to_v"]))
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, param in unet.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0.0, 1.0)  # as if trained (B starts at zero)
+    StableDiffusionPipeline.save_lora_weights(
+        str(tmp_path), unet_lora_layers=convert_state_dict_to_diffusers(get_peft_model_state_dict(unet)), safe_serialization=True
+    )
+    base = load_pipeline(str(tiny_folder), device="cpu")
+    tuned = load_pipeline(str(tiny_folder), device="cpu", lora=str(tmp_path))
+    a = base("jazz", num_inference_steps=STEPS, width=W, progress=False).images[0]
+    b = tuned("jazz", num_inference_steps=STEPS, width=W, progress=False).images[0]
+    assert not np.array_equal(_pixels(a), _pixels(b))
+    with pytest.raises(SonogenError, match="LoRA"):
+        load_pipeline(str(tiny_folder), device="cpu", lora=str(tmp_path / "missing"))
