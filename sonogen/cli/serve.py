@@ -53,6 +53,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--max-batch", type=_at_least_one, default=4, metavar="N", help="compatible requests run together (1: off)"
     )
+    parser.add_argument(
+        "--threads", type=_at_least_one, default=None, metavar="N", help="CPU threads for the model (default: torch's)"
+    )
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.set_defaults(func=serve)
 
@@ -68,6 +71,7 @@ def serve(args: argparse.Namespace) -> int:
         device=args.device,
         queue_size=args.queue_size,
         max_batch=args.max_batch,
+        threads=args.threads,
         cors_origins=list(args.cors_origin),
     )
     app = create_app(config)

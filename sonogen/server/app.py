@@ -59,6 +59,7 @@ class ServerConfig:
         device: torch device string (None: best available).
         queue_size: most requests waiting for the model; more get 503 + Retry-After.
         max_batch: most compatible requests run as one batch (1: no batching).
+        threads: torch threads of the model worker (None: torch's default).
         cors_origins: origins allowed by CORS (empty: same-origin only).
         max_body_bytes: JSON body limit, bytes.
         max_upload_bytes: ``/v1/transform`` upload limit, bytes.
@@ -72,6 +73,7 @@ class ServerConfig:
     device: str | None = None
     queue_size: int = 16
     max_batch: int = 4
+    threads: int | None = None
     cors_origins: list[str] = field(default_factory=list)
     max_body_bytes: int = 256 * 1024
     max_upload_bytes: int = 20 * 1024 * 1024
@@ -118,7 +120,9 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         if config.load_model:
             factory = config.pipeline_factory or _default_factory(config)
             pipeline = await run_in_threadpool(factory)
-            engine = Engine(pipeline, queue_size=config.queue_size, max_batch=config.max_batch).start()
+            engine = Engine(
+                pipeline, queue_size=config.queue_size, max_batch=config.max_batch, threads=config.threads
+            ).start()
         app.state.engine = engine
         try:
             yield

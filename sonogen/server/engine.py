@@ -88,14 +88,19 @@ class Engine:
         pipeline: a ``SonogenPipeline`` (or anything with ``run_inference_batch``).
         queue_size: most jobs waiting (not counting the ones running); at least 1.
         max_batch: most batchable jobs run together; 1 disables batching.
+        threads: torch intra-op threads of the worker (None: torch's default). On a
+            shared CPU box 1 is often much faster than oversubscribing the cores.
     """
 
-    def __init__(self, pipeline: Any, *, queue_size: int = 16, max_batch: int = 4) -> None:
+    def __init__(
+        self, pipeline: Any, *, queue_size: int = 16, max_batch: int = 4, threads: int | None = None
+    ) -> None:
         if queue_size < 1 or max_batch < 1:
             raise ValueError("queue_size and max_batch must be at least 1")
         self.pipeline = pipeline
         self.queue_size = queue_size
         self.max_batch = max_batch
+        self.threads = threads
         self.stats = EngineStats()
         self._queue: collections.deque[Job] = collections.deque()
         self._cond = threading.Condition()
@@ -220,6 +225,10 @@ class Engine:
                 return batch
 
     def _loop(self) -> None:
+        if self.threads is not None:
+            import torch
+
+            torch.set_num_threads(self.threads)  # OpenMP settings are per calling thread
         while True:
             batch = self._take()
             if batch is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -65,7 +66,10 @@ def inference_job(body: InferenceIn) -> Job:
         seed_image_id=body.seed_image_id,
         mask_image_id=body.mask_image_id,
     )
-    return Job(item=item, batch_key=(body.num_inference_steps, body.seed_image_id, body.mask_image_id))
+    # the pipeline runs one UNet batch per (steps, seed image, mask, mixed strength)
+    strength = round(body.start.denoising + (body.end.denoising - body.start.denoising) * body.alpha, 6)
+    key = (body.num_inference_steps, body.seed_image_id, body.mask_image_id, strength)
+    return Job(item=item, batch_key=key)
 
 
 def encode_first(output: Any, audio_format: str, image_format: str) -> EncodedClip:
@@ -73,38 +77,19 @@ def encode_first(output: Any, audio_format: str, image_format: str) -> EncodedCl
     return encode_output(output, audio_format, image_format, 0)
 
 
-def _fit_width(image: Any, width: int) -> Any:
-    """Crop or tile a PIL image horizontally to ``width`` pixels."""
-    from PIL import Image
-
-    if image.width == width:
-        return image
-    if image.width > width:
-        return image.crop((0, 0, width, image.height))
-    canvas = Image.new(image.mode, (width, image.height))
-    for x in range(0, width, image.width):
-        canvas.paste(image, (x, 0))
-    return canvas
-
-
 def generate_fn(body: GenerateIn) -> Callable[[Any], Any]:
     """The worker callable for ``/v1/generate``."""
 
     def run(pipe: Any) -> Any:
+        from sonogen.pipeline.seeds import get_mask_image, get_seed_image
+
+        params = pipeline_params(pipe)
         width = width_for(pipe, body.duration_s)
         init_image = mask_image = None
-        if body.seed_image_id is not None:
-            from sonogen.pipeline.seeds import get_seed_image
-
-            init_image = _fit_width(get_seed_image(body.seed_image_id), width)
+        if body.seed_image_id is not None or body.mask_image_id is not None:
+            init_image = get_seed_image(body.seed_image_id or "og_beat", width=width, params=params)
         if body.mask_image_id is not None:
-            from sonogen.pipeline.seeds import get_mask_image
-
-            mask_image = _fit_width(get_mask_image(body.mask_image_id), width)
-            if init_image is None:
-                from sonogen.pipeline.seeds import get_seed_image
-
-                init_image = _fit_width(get_seed_image("og_beat"), width)
+            mask_image = get_mask_image(body.mask_image_id, width=width, height=params.num_frequencies)
         return pipe(
             body.prompt,
             negative_prompt=body.negative_prompt,
@@ -178,21 +163,38 @@ def transform_fn(
     return run
 
 
+@dataclass
+class LongPiece:
+    """What ``/v1/long`` makes: one long waveform and its (wide) spectrogram picture.
+
+    Shaped like a one-item ``SonogenOutput`` so the same encoder serves it.
+    """
+
+    images: list[Any]
+    waveforms: list[np.ndarray]
+    sample_rate: int
+
+
 def long_fn(body: LongIn) -> Callable[[Any], Any]:
-    """The worker callable for ``/v1/long`` (``sonogen.pipeline.longform.generate_long``)."""
+    """The worker callable for ``/v1/long``: ``generate_long`` over equal-length segments."""
 
-    def run(pipe: Any) -> Any:
+    def run(pipe: Any) -> LongPiece:
         from sonogen.pipeline.longform import generate_long
+        from sonogen.spectrogram.converter import get_converter
 
-        return generate_long(
+        each = body.duration_s / len(body.prompts)
+        wave, rate = generate_long(
             pipe,
-            body.prompts,
-            duration_s=body.duration_s,
+            [(prompt, each) for prompt in body.prompts],
+            negative_prompt=body.negative_prompt,
             seed=body.seed,
             num_inference_steps=body.num_inference_steps,
             guidance_scale=float(body.guidance),
-            negative_prompt=body.negative_prompt,
+            transition_s=min(5.0, each),
+            progress=False,
         )
+        image = get_converter(pipeline_params(pipe)).audio_to_image(wave, rate)
+        return LongPiece([image], [wave], int(rate))
 
     return run
 

@@ -46,6 +46,7 @@ let entries = []; // scheduled clips: {start, duration, buffer, image, fadeIn, f
 let lateUntil = 0;
 let stoppedAt = null; // clock time when stopped (for the download)
 let sampleRate = 44100;
+let preroll = 1; // clips to have in hand before playback starts (?preroll=N, 1..4)
 
 // ------------------------------------------------------------------ settings & URL
 function settings() {
@@ -73,6 +74,7 @@ function restoreFromUrl() {
   if (q.get("denoising") !== null) $("denoising").value = clampNum(q.get("denoising"), 0.05, 1, 0.75);
   if (q.get("steps") !== null) $("steps").value = clampInt(q.get("steps"), 1, 100, 30);
   if (q.get("guidance") !== null) $("guidance").value = clampNum(q.get("guidance"), 0, 30, 7);
+  if (q.get("preroll") !== null) preroll = clampInt(q.get("preroll"), 1, 4, 1);
   $("denoising-out").value = Number($("denoising").value).toFixed(2);
   return q.get("seedImage") || "og_beat";
 }
@@ -102,7 +104,11 @@ function firstPlan() {
 function advance(p) {
   let { start, end } = p;
   let alpha = Math.round((p.alpha + ALPHA_STEP) * 1000) / 1000;
-  if (alpha > 1) {
+  if (alpha <= 1 && jam.queue.length && end.prompt === start.prompt) {
+    // The target is only a new seed of the same prompt: head for the queued prompt now.
+    end = { prompt: jam.queue.shift(), seed: end.seed };
+    renderQueue();
+  } else if (alpha > 1) {
     start = end;
     const next = jam.queue.length ? jam.queue.shift() : start.prompt;
     end = { prompt: next, seed: start.seed + 1 };
@@ -161,7 +167,11 @@ function pump() {
   if (!running) return;
   const lastDuration = entries.length ? entries[entries.length - 1].duration : 5;
   const target = Math.max(MIN_AHEAD_S, 2 * lastDuration);
-  while (pending.length < MAX_IN_FLIGHT && bufferedAhead() + pending.length * lastDuration < target) {
+  const starting = entries.length === 0;
+  const cap = starting ? Math.max(MAX_IN_FLIGHT, preroll) : MAX_IN_FLIGHT;
+  const wanted = () =>
+    (starting && pending.length < preroll) || bufferedAhead() + pending.length * lastDuration < target;
+  while (pending.length < cap && wanted()) {
     plan = plan ? advance(plan) : firstPlan();
     pending.push(fetchClip(plan));
   }
@@ -173,6 +183,16 @@ async function consume(mine) {
       pump();
       await sleep(50);
       continue;
+    }
+    if (!entries.length && preroll > 1) {
+      // Pre-roll: start playback only once the first clips are all here.
+      if (pending.length < preroll) {
+        pump();
+        await sleep(50);
+        continue;
+      }
+      await Promise.allSettled(pending.slice(0, preroll).map((x) => x.promise));
+      if (mine !== session) return;
     }
     const head = pending[0];
     let clip;

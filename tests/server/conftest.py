@@ -1,0 +1,130 @@
+"""Fixtures for the server tests: the tiny pipeline, apps with the engine overridden, a live server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from sonogen.server import Engine, ServerConfig, create_app, get_engine
+
+
+@pytest.fixture(scope="session")
+def tiny_pipe() -> Iterator[Any]:
+    """The tiny random pipeline (built once; its weights are fixed by seed 0).
+
+    Torch runs single-threaded meanwhile: on the shared 2-core box, intra-op threads
+    fighting other processes made each tiny call ~50x slower.
+    """
+    import torch
+
+    from sonogen.pipeline.tiny import build_tiny_pipeline
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield build_tiny_pipeline(seed=0)
+    torch.set_num_threads(threads)
+
+
+class GatedPipeline:
+    """Wraps a pipeline; every model call first waits for ``gate`` and is counted.
+
+    Lets a test hold the worker busy, fill the queue, and see which jobs really ran.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+        self.calls: list[tuple[str, int]] = []  # (kind, batch size)
+        self.prompts: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def _wait(self, kind: str, size: int) -> None:
+        self.entered.set()
+        assert self.gate.wait(30), "test gate never opened"
+        self.calls.append((kind, size))
+
+    def __call__(self, prompt: str, **kwargs: Any) -> Any:
+        self._wait("call", 1)
+        self.prompts.append(prompt)
+        return self.inner(prompt, **kwargs)
+
+    def run_inference_batch(self, items: list[Any]) -> Any:
+        self._wait("batch", len(items))
+        self.prompts.extend(item.start.prompt for item in items)
+        return self.inner.run_inference_batch(items)
+
+
+def make_app(pipe: Any, **config: Any) -> tuple[Any, Engine]:
+    """An app whose engine (over ``pipe``) comes in through the get_engine dependency override."""
+    cfg = ServerConfig(load_model=False, threads=1, **config)
+    app = create_app(cfg)
+    engine = Engine(pipe, queue_size=cfg.queue_size, max_batch=cfg.max_batch, threads=1).start()
+    app.dependency_overrides[get_engine] = lambda: engine
+    return app, engine
+
+
+@pytest.fixture()
+def app_factory() -> Iterator[Callable[..., tuple[Any, Engine]]]:
+    """Build apps with :func:`make_app`; their engines are stopped afterwards."""
+    engines: list[Engine] = []
+
+    def build(pipe: Any, **config: Any) -> tuple[Any, Engine]:
+        app, engine = make_app(pipe, **config)
+        engines.append(engine)
+        return app, engine
+
+    yield build
+    for engine in engines:
+        engine.stop()
+
+
+@pytest.fixture(scope="module")
+def client(tiny_pipe: Any) -> Iterator[TestClient]:
+    """A TestClient over the tiny pipeline (module-wide: the model state is read-only)."""
+    app, engine = make_app(tiny_pipe)
+    with TestClient(app, raise_server_exceptions=True) as test_client:
+        test_client.engine = engine  # type: ignore[attr-defined]
+        yield test_client
+    engine.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    """uvicorn serving ``app`` on 127.0.0.1:<random port> in a background thread."""
+
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
