@@ -76,7 +76,7 @@ def register(subparsers: Any) -> None:
                       help="model.json for training from scratch (see sonogen/train/configs/tiny.json)")
     p.add_argument("--lora", action="store_true", help="train a LoRA adapter on the UNet attention")
     p.add_argument("--lora-rank", type=positive_int, default=8)
-    p.add_argument("--lora-alpha", type=positive_float, default=8.0)
+    p.add_argument("--lora-alpha", type=positive_int, default=8)
     p.add_argument("--train-text-encoder", action="store_true", help="also fine-tune the text encoder")
     p.add_argument("--max-steps", type=positive_int, default=1000)
     p.add_argument("--batch-size", type=positive_int, default=4)
@@ -151,6 +151,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     result = train(cfg)
+    if not result.main_process:
+        return 0
     what = {"lora": "LoRA adapter", "full": "fine-tuned model", "scratch": "new model"}[result.kind]
     losses = ""
     if result.first_eval_loss is not None and result.last_eval_loss is not None:

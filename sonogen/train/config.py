@@ -124,7 +124,7 @@ class TrainConfig:
     model_config: str | None = None  # model.json for from-scratch training (instead of checkpoint)
     lora: bool = False  # train a LoRA adapter on the UNet attention instead of the full UNet
     lora_rank: int = 8  # LoRA rank r
-    lora_alpha: float = 8.0  # LoRA scale numerator (effective scale alpha / r)
+    lora_alpha: int = 8  # LoRA scale numerator (effective scale alpha / r)
     train_text_encoder: bool = False  # also train the text encoder (always on from scratch)
     max_steps: int = 1000  # optimiser steps of the (UNet) stage
     batch_size: int = 4  # images per device per step

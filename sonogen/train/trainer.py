@@ -47,6 +47,7 @@ class TrainResult:
             and after this run's steps (None when not measured).
         kind: ``"full"``, ``"lora"`` or ``"scratch"``.
         seconds: wall time of this call.
+        main_process: False in the other processes of a distributed run.
     """
 
     output: Path
@@ -55,6 +56,7 @@ class TrainResult:
     last_eval_loss: float | None
     kind: str
     seconds: float
+    main_process: bool = True
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -144,6 +146,21 @@ def _encode_latents(vae: Any, pixels: torch.Tensor, generator: torch.Generator |
 # ----------------------------------------------------------------------------- stage 1
 
 
+class _VaeLoss(torch.nn.Module):
+    """Wraps a VAE so one ``forward`` gives ``(L1 reconstruction, KL per pixel)`` of pixels ``(B, 3, H, W)``."""
+
+    def __init__(self, vae: Any) -> None:
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        posterior = self.vae.encode(pixels).latent_dist
+        recon = self.vae.decode(posterior.sample()).sample
+        rec_loss = torch.nn.functional.l1_loss(recon.float(), pixels.float())
+        kl = posterior.kl().mean() / pixels[0].numel()
+        return rec_loss, kl
+
+
 def train_vae(vae: Any, loader: Any, accelerator: Any, cfg: dict[str, Any], log: LossLog, progress: bool) -> Any:
     """Stage 1 of from-scratch training: L1 reconstruction + ``kl_weight`` x KL.
 
@@ -155,21 +172,19 @@ def train_vae(vae: Any, loader: Any, accelerator: Any, cfg: dict[str, Any], log:
 
     steps = int(cfg["steps"])
     vae.train()
+    model = _VaeLoss(vae)  # one forward, so DDP syncs the gradients
     optimizer = torch.optim.AdamW(vae.parameters(), lr=float(cfg["learning_rate"]), weight_decay=0.0)
-    vae_p, optimizer, loader_p = accelerator.prepare(vae, optimizer, loader)
+    model_p, optimizer, loader_p = accelerator.prepare(model, optimizer, loader)
     bar = tqdm(total=steps, desc="stage 1: VAE", disable=not (progress and accelerator.is_main_process))
     step = 0
     start = time.time()
     while step < steps:
         for batch in loader_p:
             with accelerator.autocast():
-                posterior = accelerator.unwrap_model(vae_p).encode(batch["pixels"]).latent_dist
-                recon = accelerator.unwrap_model(vae_p).decode(posterior.sample()).sample
-                rec_loss = torch.nn.functional.l1_loss(recon.float(), batch["pixels"].float())
-                kl = posterior.kl().mean() / batch["pixels"][0].numel()
+                rec_loss, kl = model_p(batch["pixels"])
                 loss = rec_loss + float(cfg["kl_weight"]) * kl
             accelerator.backward(loss)
-            accelerator.clip_grad_norm_(vae_p.parameters(), 1.0)
+            accelerator.clip_grad_norm_(model_p.parameters(), 1.0)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
@@ -179,7 +194,8 @@ def train_vae(vae: Any, loader: Any, accelerator: Any, cfg: dict[str, Any], log:
             if step >= steps:
                 break
     bar.close()
-    vae = accelerator.unwrap_model(vae_p).float().eval()
+    vae = accelerator.unwrap_model(model_p).vae
+    vae = vae.float().eval()
     accelerator.free_memory()
     with torch.no_grad():
         samples = []
@@ -428,7 +444,7 @@ def train(cfg: TrainConfig) -> TrainResult:
             ema.restore(trainable)
         _save_state(accelerator, out, step, cfg.keep_checkpoints)
     accelerator.end_training()
-    return TrainResult(out, step, first_eval, last_eval, kind, time.time() - started)
+    return TrainResult(out, step, first_eval, last_eval, kind, time.time() - started, main)
 
 
 def _scratch_parts(cfg: TrainConfig, rows: list[dict[str, Any]], dataset: Any, accelerator: Any, log: LossLog,
