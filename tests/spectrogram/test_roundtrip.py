@@ -3,8 +3,8 @@ import torch
 
 from sonogen.spectrogram.converter import SpectrogramConverter, working_rate
 from sonogen.spectrogram.image import image_to_spectrogram
-from sonogen.spectrogram.metrics import spectral_convergence
 from sonogen.spectrogram.mel import filterbank_pinv, inverse_mel, mel_filterbank
+from sonogen.spectrogram.metrics import spectral_convergence
 from sonogen.spectrogram.params import SpectrogramParams
 from sonogen.spectrogram.phase import griffin_lim, stft
 
