@@ -37,8 +37,9 @@ class GatedPipeline:
     Lets a test hold the worker busy, fill the queue, and see which jobs really ran.
     """
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, canned: Any = None) -> None:
         self.inner = inner
+        self.canned = canned  # when set, answer this SonogenOutput instead of running the model
         self.gate = threading.Event()
         self.gate.set()
         self.entered = threading.Event()
@@ -56,11 +57,13 @@ class GatedPipeline:
     def __call__(self, prompt: str, **kwargs: Any) -> Any:
         self._wait("call", 1)
         self.prompts.append(prompt)
-        return self.inner(prompt, **kwargs)
+        return self.canned if self.canned is not None else self.inner(prompt, **kwargs)
 
     def run_inference_batch(self, items: list[Any]) -> Any:
         self._wait("batch", len(items))
         self.prompts.extend(item.start.prompt for item in items)
+        if self.canned is not None:
+            return [self.canned for _ in items]
         return self.inner.run_inference_batch(items)
 
 

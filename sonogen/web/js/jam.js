@@ -422,13 +422,15 @@ function draw() {
     const label = e.info.startPrompt === e.info.endPrompt ? e.info.lead.prompt : `${e.info.startPrompt} → ${e.info.endPrompt}`;
     const text = `${label}  α${e.info.alpha.toFixed(2)}`;
     const tw = g.measureText(text).width + 12 * dpr;
-    g.fillRect(x, 0, Math.min(tw, width), 20 * dpr);
-    g.fillStyle = "#e8ecf5";
+    // the label sticks to the left edge while its clip scrolls past
+    const lx = Math.min(Math.max(x, 0), x + width - Math.min(tw, width));
     g.save();
     g.beginPath();
     g.rect(x, 0, width, h);
     g.clip();
-    g.fillText(text, x + 6 * dpr, 14 * dpr);
+    g.fillRect(lx, 0, Math.min(tw, width), 20 * dpr);
+    g.fillStyle = "#e8ecf5";
+    g.fillText(text, lx + 6 * dpr, 14 * dpr);
     g.restore();
   }
   if (!entries.length) {
