@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from sonogen.errors import SonogenError
+
 
 def _port(text: str) -> int:
     try:
@@ -76,5 +78,12 @@ def serve(args: argparse.Namespace) -> int:
     )
     app = create_app(config)
     print(f"sonogen: serving on http://{args.host}:{args.port}/ (API docs at /docs)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
-    return 0
+    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level))
+    try:
+        server.run()
+    except SystemExit:  # uvicorn exits this way when the lifespan fails
+        if app.state.startup_error is None:
+            raise
+    if app.state.startup_error is not None:
+        raise SonogenError(f"the server could not start: {app.state.startup_error}")
+    return 0 if server.started else 1

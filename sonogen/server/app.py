@@ -119,7 +119,11 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         engine: Engine | None = None
         if config.load_model:
             factory = config.pipeline_factory or _default_factory(config)
-            pipeline = await run_in_threadpool(factory)
+            try:
+                pipeline = await run_in_threadpool(factory)
+            except SonogenError as exc:  # `sonogen serve` reports it as one line after uvicorn stops
+                app.state.startup_error = exc
+                raise
             engine = Engine(
                 pipeline, queue_size=config.queue_size, max_batch=config.max_batch, threads=config.threads
             ).start()
@@ -140,6 +144,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     )
     app.state.config = config
     app.state.engine = None
+    app.state.startup_error = None
     _add_error_handlers(app)
     _add_routes(app)
 
@@ -175,6 +180,8 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
     errors = exc.errors()
     if any(err.get("type") == "json_invalid" for err in errors):
         return 400, "request body is not valid JSON"
+    if any(tuple(err.get("loc", ())) == ("body",) and err.get("type") != "missing" for err in errors):
+        return 422, "request body must be a JSON object (and sent with Content-Type: application/json)"
     parts = []
     for err in errors[:5]:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "form"))

@@ -201,7 +201,9 @@ def test_bad_run_inference_fields(client: TestClient, change: dict[str, Any], fr
 
 
 def test_body_is_not_an_object(client: TestClient) -> None:
-    assert_error(client.post("/run_inference/", json=[1, 2]), 422)
+    assert_error(client.post("/run_inference/", json=[1, 2]), 422, "JSON object")
+    form = client.post("/run_inference/", content=b'{"alpha": 0.5}', headers={"content-type": "text/plain"})
+    assert_error(form, 422, "Content-Type: application/json")
     assert_error(client.post("/v1/generate", content=b"", headers={"content-type": "application/json"}), 422)
 
 
@@ -279,3 +281,16 @@ def test_unknown_routes_and_methods_are_json(client: TestClient) -> None:
     assert wrong_method.status_code in (404, 405)
     assert_error(wrong_method, wrong_method.status_code)
     assert_error(client.put("/v1/generate", json={}), 405)
+
+
+def test_cors_is_off_by_default_and_configurable(client: TestClient, tiny_pipe: Any, app_factory: Any) -> None:
+    preflight = {"Origin": "http://example.test", "Access-Control-Request-Method": "POST"}
+    plain = client.options("/run_inference/", headers=preflight)
+    assert "access-control-allow-origin" not in plain.headers
+    app, _ = app_factory(tiny_pipe, cors_origins=["http://example.test"])
+    with TestClient(app) as other:
+        allowed = other.options("/run_inference/", headers=preflight)
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "http://example.test"
+        denied = other.options("/run_inference/", headers={**preflight, "Origin": "http://evil.test"})
+        assert "access-control-allow-origin" not in denied.headers

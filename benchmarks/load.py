@@ -1,0 +1,162 @@
+"""Load test: N concurrent clients against the server on loopback for a bounded time.
+
+By default it starts its own server (uvicorn in a thread, tiny random model, torch on
+``--threads`` threads); ``--url`` aims at a running server instead. Each client loops
+``POST /run_inference/`` (the original app's request); a refused request (503) waits
+``min(Retry-After, --backoff)`` seconds and tries again. After ``--seconds`` no new
+requests start, and the ones in flight are awaited.
+
+Prints latency percentiles of answered requests, throughput, how many were refused with
+503, and whether every accepted request was answered (client view, and the server's
+counters when it runs in-process).
+
+    python benchmarks/load.py --clients 8 --seconds 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)  # seconds, answered (200) only
+    refused: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    started: int = 0
+
+
+def body(client_id: int, n: int, steps: int) -> dict[str, Any]:
+    alpha = (n % 4) * 0.25
+    return {
+        "alpha": alpha,
+        "num_inference_steps": steps,
+        "seed_image_id": "og_beat",
+        "start": {"prompt": "church bells on sunday", "seed": client_id, "denoising": 0.75, "guidance": 7},
+        "end": {"prompt": "jazz with piano", "seed": client_id + 1, "denoising": 0.75, "guidance": 7},
+    }
+
+
+async def client_loop(cid: int, url: str, deadline: float, args: argparse.Namespace, tally: Tally) -> None:
+    async with httpx.AsyncClient(timeout=args.timeout) as http:
+        n = 0
+        while time.monotonic() < deadline:
+            n += 1
+            tally.started += 1
+            t0 = time.monotonic()
+            try:
+                response = await http.post(f"{url}/run_inference/", json=body(cid, n, args.steps))
+            except httpx.HTTPError as exc:
+                key = type(exc).__name__
+                tally.errors[key] = tally.errors.get(key, 0) + 1
+                continue
+            if response.status_code == 200:
+                tally.latencies.append(time.monotonic() - t0)
+            elif response.status_code == 503:
+                tally.refused += 1
+                wait = float(response.headers.get("retry-after", "1"))
+                await asyncio.sleep(min(wait, args.backoff))
+            else:
+                key = f"HTTP {response.status_code}"
+                tally.errors[key] = tally.errors.get(key, 0) + 1
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def start_server(args: argparse.Namespace) -> tuple[str, Any, Any]:
+    """uvicorn + tiny pipeline in a background thread; returns (url, server, engine)."""
+    import socket
+
+    import uvicorn
+
+    from sonogen.server import ServerConfig, create_app
+
+    def factory() -> Any:
+        from sonogen.pipeline.tiny import build_tiny_pipeline
+
+        return build_tiny_pipeline(seed=0)
+
+    config = ServerConfig(
+        queue_size=args.queue_size, max_batch=args.max_batch, threads=args.threads, pipeline_factory=factory
+    )
+    app = create_app(config)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    return f"http://127.0.0.1:{port}", server, app
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    server = app = None
+    url = args.url
+    if url is None:
+        print("starting a server with the tiny model ...", file=sys.stderr)
+        url, server, app = start_server(args)
+    async with httpx.AsyncClient() as http:  # warm-up: first call pays one-off costs
+        await http.post(f"{url}/run_inference/", json=body(0, 0, args.steps), timeout=args.timeout)
+    tally = Tally()
+    t0 = time.monotonic()
+    deadline = t0 + args.seconds
+    await asyncio.gather(*(client_loop(i, url, deadline, args, tally) for i in range(args.clients)))
+    elapsed = time.monotonic() - t0
+    answered = len(tally.latencies)
+    lost = tally.started - answered - tally.refused - sum(tally.errors.values())
+    print(f"clients {args.clients}, window {args.seconds:.0f} s (all answered after {elapsed:.1f} s), "
+          f"steps {args.steps}, queue {args.queue_size}, max batch {args.max_batch}")
+    print(f"requests sent {tally.started}, answered 200: {answered}, refused 503: {tally.refused}, "
+          f"errors: {tally.errors or 0}")
+    if answered:
+        lat = tally.latencies
+        print(f"latency s: p50 {percentile(lat, 50):.2f}  p90 {percentile(lat, 90):.2f}  "
+              f"p99 {percentile(lat, 99):.2f}  max {max(lat):.2f}  mean {statistics.mean(lat):.2f}")
+        print(f"throughput: {answered / elapsed:.2f} clips/s ({answered / elapsed * 5.11:.2f} s of audio per s)")
+    ok = not tally.errors and lost == 0
+    if app is not None:
+        engine = app.state.engine
+        stats = engine.stats
+        accepted_unanswered = stats.accepted - stats.completed - stats.failed - stats.dropped
+        print(f"server: accepted {stats.accepted} (incl. warm-up), completed {stats.completed}, failed {stats.failed}, "
+              f"dropped {stats.dropped}, refused {stats.refused}, batches {stats.batches} "
+              f"(mean size {stats.batched_items / max(1, stats.batches):.2f})")
+        ok = ok and accepted_unanswered == 0 and stats.failed == 0
+        server.should_exit = True
+    print("every accepted request was answered:", "yes" if ok else "NO")
+    return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="a running server (default: start one with the tiny model)")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long new requests are sent")
+    parser.add_argument("--steps", type=int, default=2, help="num_inference_steps per request")
+    parser.add_argument("--queue-size", type=int, default=4)
+    parser.add_argument("--max-batch", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of the in-process server")
+    parser.add_argument("--backoff", type=float, default=0.5, help="longest wait after a 503, s")
+    parser.add_argument("--timeout", type=float, default=300.0, help="per-request timeout, s")
+    args = parser.parse_args(argv)
+    return asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
