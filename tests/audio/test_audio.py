@@ -18,6 +18,7 @@ def test_save_and_load_every_format(tmp_path, ext) -> None:
     spectrum = np.abs(np.fft.rfft(back[0, 4000:36000]))
     assert abs(np.argmax(spectrum) * 44100 / 32000 - 440) < 3
     assert [p.name for p in tmp_path.iterdir()] == [f"x.{ext}"]  # no temporary left
+    assert path.stat().st_mode & 0o777 == 0o666 & ~_current_umask()
 
 
 def test_load_resamples_and_downmixes(tmp_path) -> None:
@@ -89,3 +90,11 @@ def test_normalisation() -> None:
     assert not normalize_loudness(silent).any()
     with pytest.raises(SonogenError):
         normalize_peak(wave, 2.0)
+
+
+def _current_umask() -> int:
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
