@@ -26,18 +26,6 @@ TINY_HIDDEN = 32
 _TINY_WORDS = ("jazz", "piano", "drums", "beat", "rock", "guitar", "church", "bells", "funk", "loop")
 
 
-def _bytes_to_unicode() -> dict[int, str]:
-    """The reversible byte -> printable-character table byte-level BPE uses."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
-    printable += list(range(ord("®"), ord("ÿ") + 1))
-    table = {b: chr(b) for b in printable}
-    extra = 0
-    for b in range(256):
-        if b not in table:
-            table[b] = chr(256 + extra)
-            extra += 1
-    return table
-
 
 def tiny_vocab() -> tuple[dict[str, int], list[str]]:
     """A small CLIP-style byte-level BPE vocabulary and its merges.
@@ -46,7 +34,9 @@ def tiny_vocab() -> tuple[dict[str, int], list[str]]:
         ``(vocab, merges)``: every byte alone and as a word end (``</w>``), a handful
         of whole words, then the two special tokens; merges spell those words.
     """
-    chars = list(_bytes_to_unicode().values())
+    from sonogen.train.tokenizer import byte_table
+
+    chars = list(byte_table().values())
     tokens = chars + [c + "</w>" for c in chars]
     merges: list[str] = []
     for word in _TINY_WORDS:

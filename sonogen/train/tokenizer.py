@@ -25,8 +25,8 @@ BOS = "<|startoftext|>"
 EOS = "<|endoftext|>"
 
 
-def _byte_symbols() -> list[str]:
-    """The 256 printable stand-ins for bytes used by byte-level BPE, in byte order."""
+def byte_table() -> dict[int, str]:
+    """Byte -> printable stand-in character used by byte-level BPE (printable bytes first)."""
     printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
     printable += list(range(ord("®"), ord("ÿ") + 1))
     table = {b: chr(b) for b in printable}
@@ -35,6 +35,12 @@ def _byte_symbols() -> list[str]:
         if b not in table:
             table[b] = chr(256 + extra)
             extra += 1
+    return table
+
+
+def _byte_symbols() -> list[str]:
+    """The 256 printable stand-ins for bytes, in byte order."""
+    table = byte_table()
     return [table[b] for b in range(256)]
 
 
