@@ -77,7 +77,8 @@ def load_pipeline(
 
     Args:
         checkpoint: Hub id, diffusers folder or single SD 1.x ``.safetensors`` file;
-            None means :data:`DEFAULT_CHECKPOINT`.
+            None means the embedded default model when one is packaged
+            (:func:`sonogen.models.default_checkpoint_path`), else :data:`DEFAULT_CHECKPOINT`.
         device: torch device; None picks CUDA, MPS or the CPU.
         dtype: weights dtype on accelerators (float32 always on the CPU).
         scheduler: None/"default" (the checkpoint's), "pndm", "dpm" (DPM-Solver++) or "ddim".
@@ -88,7 +89,12 @@ def load_pipeline(
     """
     target = pick_device(device)
     torch_dtype = pick_dtype(target, dtype)
-    name = checkpoint or DEFAULT_CHECKPOINT
+    if not checkpoint:
+        from sonogen.models import default_checkpoint_path
+
+        embedded = default_checkpoint_path()
+        checkpoint = str(embedded) if embedded is not None else DEFAULT_CHECKPOINT
+    name = checkpoint
     path = Path(name).expanduser()
     if path.is_dir():
         pipe = _load_folder(path, torch_dtype)

@@ -413,7 +413,9 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
         """Waveform ``(C, S)`` of a spectrogram image; loops are decoded as one period of a tiling."""
         from sonogen.spectrogram.converter import get_converter
 
-        converter = get_converter(self.spectrogram_params)
+        # phase reconstruction runs where the model runs (CUDA when there is one)
+        device = self.device if self.device.type == "cuda" else None
+        converter = get_converter(self.spectrogram_params, device)
         if not loop:
             return converter.image_to_audio(image)[0]
         tiled = Image.new("RGB", (image.width * 3, image.height))
