@@ -70,7 +70,21 @@ class PromptIn(BaseModel):
     guidance: float = Field(7.0, ge=0.0, le=MAX_GUIDANCE, description="classifier-free guidance scale")
 
 
-class InferenceIn(BaseModel):
+class BuiltinIds(BaseModel):
+    """Checks ``seed_image_id``/``mask_image_id`` against the built-in ids (never paths)."""
+
+    @field_validator("seed_image_id", check_fields=False)
+    @classmethod
+    def _seed_ok(cls, value: str | None) -> str | None:
+        return check_seed_image_id(value)
+
+    @field_validator("mask_image_id", check_fields=False)
+    @classmethod
+    def _mask_ok(cls, value: str | None) -> str | None:
+        return check_mask_image_id(value)
+
+
+class InferenceIn(BuiltinIds):
     """The body of ``POST /run_inference/`` (the original Riffusion app's request)."""
 
     model_config = ConfigDict(extra="ignore")
@@ -81,16 +95,6 @@ class InferenceIn(BaseModel):
     mask_image_id: str | None = None
     start: PromptIn
     end: PromptIn
-
-    @field_validator("seed_image_id")
-    @classmethod
-    def _seed_ok(cls, value: str | None) -> str | None:
-        return check_seed_image_id(value)
-
-    @field_validator("mask_image_id")
-    @classmethod
-    def _mask_ok(cls, value: str | None) -> str | None:
-        return check_mask_image_id(value)
 
 
 class OutputOptions(BaseModel):
@@ -105,7 +109,7 @@ class InterpolateIn(InferenceIn, OutputOptions):
     """``POST /v1/interpolate``: ``/run_inference/`` semantics with a choice of output."""
 
 
-class GenerateIn(OutputOptions):
+class GenerateIn(OutputOptions, BuiltinIds):
     """``POST /v1/generate``: text to audio (optionally from a seed image / looped)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -122,16 +126,6 @@ class GenerateIn(OutputOptions):
     mask_image_id: str | None = Field(None, description="repaint the white area of this built-in mask")
     denoising: float = Field(0.75, ge=0.0, le=1.0, description="strength when a seed image is given")
     loop: bool = Field(False, description="make the clip loop seamlessly")
-
-    @field_validator("seed_image_id")
-    @classmethod
-    def _seed_ok(cls, value: str | None) -> str | None:
-        return check_seed_image_id(value)
-
-    @field_validator("mask_image_id")
-    @classmethod
-    def _mask_ok(cls, value: str | None) -> str | None:
-        return check_mask_image_id(value)
 
 
 class LongIn(OutputOptions):
