@@ -155,6 +155,16 @@ def _image_of(pipe: Any, wave: Any, rate: int) -> Any:
     return get_converter(pipe.spectrogram_params).audio_to_image(wave, rate)
 
 
+def _sampling(args: argparse.Namespace) -> dict[str, Any]:
+    """The sampling options every generation command passes to the pipeline."""
+    return {
+        "negative_prompt": args.negative,
+        "seed": args.seed,
+        "num_inference_steps": args.steps,
+        "guidance_scale": args.guidance,
+    }
+
+
 # ---------------------------------------------------------------------- commands
 def cmd_generate(args: argparse.Namespace) -> int:
     _check_outputs(args)
@@ -165,10 +175,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         width = max(f, int(round(params.width_for_seconds(args.seconds) / f)) * f)
         out = pipe(
             args.prompt,
-            negative_prompt=args.negative,
-            seed=args.seed,
-            num_inference_steps=args.steps,
-            guidance_scale=args.guidance,
+            **_sampling(args),
             width=width,
             loop=args.loop,
         )
@@ -180,10 +187,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         pipe,
         args.prompt,
         args.seconds,
-        negative_prompt=args.negative,
-        seed=args.seed,
-        num_inference_steps=args.steps,
-        guidance_scale=args.guidance,
+        **_sampling(args),
     )
     _write(args, wave, rate, _image_of(pipe, wave, rate) if args.image else None)
     return 0
@@ -214,10 +218,7 @@ def cmd_transform(args: argparse.Namespace) -> int:
             print(f"window {i + 1}/{len(starts)}")
         out = pipe(
             args.prompt,
-            negative_prompt=args.negative,
-            seed=args.seed,
-            num_inference_steps=args.steps,
-            guidance_scale=args.guidance,
+            **_sampling(args),
             width=width,
             init_image=crop,
             strength=args.strength,
@@ -273,10 +274,7 @@ def cmd_extend(args: argparse.Namespace) -> int:
         rate,
         args.prompt,
         args.seconds,
-        negative_prompt=args.negative,
-        seed=args.seed,
-        num_inference_steps=args.steps,
-        guidance_scale=args.guidance,
+        **_sampling(args),
     )
     _write(args, out, out_rate, _image_of(pipe, out, out_rate) if args.image else None)
     return 0
