@@ -312,4 +312,7 @@ def cmd_audio_to_images(args: argparse.Namespace) -> int:
     )
     for source, error in failures:
         print(f"  skipped {source}: {error}", file=sys.stderr)
+    if failures:  # the summary first, then a failing exit: scripts must notice
+        print(f"sonogen: error: {len(failures)} of {len(sources)} file(s) could not be converted", file=sys.stderr)
+        return 2
     return 0

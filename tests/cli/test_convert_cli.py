@@ -97,13 +97,19 @@ def test_audio_to_images_batch_skips_bad_files_and_resumes(tmp_path, clip) -> No
     (src / "broken.mp3").write_bytes(b"not audio")
     out = tmp_path / "out"
     first = run("audio-to-images", str(src), str(out), "--workers", "2")
-    assert first.returncode == 0, first.stderr
+    # any failed file makes the batch fail, after the summary of what was done
+    assert first.returncode == 2, first.stderr
     assert (out / "a.png").exists() and (out / "sub" / "b.png").exists() and not (out / "broken.png").exists()
     assert "1 unreadable" in first.stdout and "broken.mp3" in first.stderr
+    assert first.stderr.strip().splitlines()[-1] == "sonogen: error: 1 of 3 file(s) could not be converted"
     stamp = (out / "a.png").stat().st_mtime_ns
     second = run("audio-to-images", str(src), str(out))
-    assert "skipped 2 already done" in second.stdout
+    assert "skipped 2 already done" in second.stdout and second.returncode == 2
     assert (out / "a.png").stat().st_mtime_ns == stamp
+    (src / "broken.mp3").unlink()
+    third = run("audio-to-images", str(src), str(out))
+    assert third.returncode == 0, third.stderr
+    assert "0 unreadable" in third.stdout
 
 
 def test_roundtrip_main_job_prints_quality(tmp_path) -> None:
