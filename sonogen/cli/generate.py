@@ -1,7 +1,7 @@
 """Generation commands: generate, transform, interpolate, extend.
 
 All load a checkpoint (``--checkpoint``: Hub id, diffusers folder or ``.safetensors``
-file; default the Riffusion reference model), write audio in the format of the output's
+file; default the embedded model packaged with sonogen), write audio in the format of the output's
 extension and, with ``--image``, the spectrogram image beside it.
 """
 
@@ -46,8 +46,10 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", choices=("float16", "bfloat16", "float32"), default=None, help="weights dtype on GPU")
     p.add_argument("--scheduler", choices=("default", "pndm", "dpm", "ddim"), default=None)
     p.add_argument("--lora", default=None, help="LoRA adapter folder or file to apply")
-    p.add_argument("--steps", type=positive_int, default=50, help="denoising steps (50)")
-    p.add_argument("--guidance", type=float, default=7.0, help="classifier-free guidance (7.0)")
+    p.add_argument("--steps", type=positive_int, default=None,
+                   help="denoising steps (default: the model's sampling.json, else 50)")
+    p.add_argument("--guidance", type=float, default=None,
+                   help="classifier-free guidance (default: the model's sampling.json, else 7.0)")
     p.add_argument("--negative", default=None, metavar="TEXT", help="negative prompt")
     p.add_argument("--image", default=None, metavar="PATH", help="also write the spectrogram image here")
 
@@ -102,7 +104,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
     for path in (args.output, args.image):
         if path and not Path(path).expanduser().resolve().parent.is_dir():
             raise SonogenError(f"output folder does not exist: {Path(path).parent}")
-    if args.guidance < 0:
+    if args.guidance is not None and args.guidance < 0:
         raise SonogenError(f"--guidance must be >= 0, got {args.guidance}")
 
 
@@ -245,8 +247,9 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     if init.height != pipe.spectrogram_params.num_frequencies:
         init = get_seed_image(args.seed_image, params=pipe.spectrogram_params)
         mask = get_mask_image(args.mask, width=init.width, height=init.height) if args.mask else None
-    start = PromptInput(args.prompt_a, args.seed_a, args.negative, args.denoising, args.guidance)
-    end = PromptInput(args.prompt_b, args.seed_b, args.negative, args.denoising, args.guidance)
+    guidance = pipe.default_guidance if args.guidance is None else args.guidance
+    start = PromptInput(args.prompt_a, args.seed_a, args.negative, args.denoising, guidance)
+    end = PromptInput(args.prompt_b, args.seed_b, args.negative, args.denoising, guidance)
     alphas = [0.0] if args.clips == 1 else [float(a) for a in np.linspace(0.0, 1.0, args.clips)]
     waves, images = [], []
     for alpha in tqdm(alphas, desc="interpolate", unit="clip"):

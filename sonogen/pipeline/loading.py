@@ -142,6 +142,38 @@ def read_spectrogram_params(folder: Path) -> SpectrogramParams:
         raise SonogenError(f"unreadable {file}: {exc}") from None
 
 
+def read_sampling_defaults(folder: Path) -> dict[str, float]:
+    """The ``sampling.json`` of a checkpoint folder (recommended steps and guidance), or ``{}``.
+
+    Raises:
+        SonogenError: the file exists but is not a JSON object of positive numbers
+            (``num_inference_steps`` a whole number >= 1, ``guidance_scale`` >= 0).
+    """
+    from sonogen.pipeline.pipeline import SAMPLING_CONFIG
+
+    file = folder / SAMPLING_CONFIG
+    if not file.is_file():
+        return {}
+    try:
+        fields = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SonogenError(f"unreadable {file}: {exc}") from None
+    if not isinstance(fields, dict):
+        raise SonogenError(f"{file} must hold a JSON object, got {type(fields).__name__}")
+    out: dict[str, float] = {}
+    steps = fields.get("num_inference_steps")
+    if steps is not None:
+        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+            raise SonogenError(f"{file}: num_inference_steps must be a whole number >= 1, got {steps!r}")
+        out["num_inference_steps"] = steps
+    guidance = fields.get("guidance_scale")
+    if guidance is not None:
+        if not isinstance(guidance, (int, float)) or isinstance(guidance, bool) or not 0 <= guidance <= 100:
+            raise SonogenError(f"{file}: guidance_scale must be a number in [0, 100], got {guidance!r}")
+        out["guidance_scale"] = float(guidance)
+    return out
+
+
 def _load_folder(folder: Path, dtype: torch.dtype) -> SonogenPipeline:
     if not (folder / "model_index.json").is_file():
         raise SonogenError(f"{folder} is not a diffusers checkpoint folder (no model_index.json)")
@@ -150,6 +182,7 @@ def _load_folder(folder: Path, dtype: torch.dtype) -> SonogenPipeline:
     except (OSError, ValueError, KeyError, AttributeError, ImportError) as exc:
         raise SonogenError(f"cannot load checkpoint folder {folder}: {_first_line(exc)}") from None
     pipe.spectrogram_params = read_spectrogram_params(folder)
+    pipe.sampling_defaults = read_sampling_defaults(folder)
     return _checked(pipe, str(folder))
 
 

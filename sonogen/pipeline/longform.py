@@ -110,8 +110,8 @@ def extend_audio(
     *,
     negative_prompt: str | None = None,
     seed: int = 0,
-    num_inference_steps: int = 50,
-    guidance_scale: float = 7.0,
+    num_inference_steps: int | None = None,
+    guidance_scale: float | None = None,
     strength: float = 1.0,
     fade_s: float = 0.1,
     progress: bool = True,
@@ -120,7 +120,10 @@ def extend_audio(
 
     Returns ``(wave, sample_rate)`` at the model format's rate and channel count; the first
     ``S - fade_s * rate`` samples equal the input (after conversion to that format).
+    Steps and guidance default to the checkpoint's recommended ones.
     """
+    num_inference_steps = num_inference_steps or pipe.default_steps
+    guidance_scale = pipe.default_guidance if guidance_scale is None else guidance_scale
     params = pipe.spectrogram_params
     source = to_model_channels(wave, rate, params)
     target = int(round(seconds * params.sample_rate))
@@ -176,8 +179,8 @@ def generate_long(
     *,
     negative_prompt: str | None = None,
     seed: int = 0,
-    num_inference_steps: int = 50,
-    guidance_scale: float = 7.0,
+    num_inference_steps: int | None = None,
+    guidance_scale: float | None = None,
     transition_s: float = 5.0,
     strength: float = 1.0,
     fade_s: float = 0.1,
@@ -188,7 +191,10 @@ def generate_long(
     The first window is drawn from noise, each later one continues the audio so far.
     Between segments the text embeddings move linearly from one prompt to the next over
     ``transition_s`` seconds centred on the boundary. Returns ``(wave (C, S), rate)``.
+    Steps and guidance default to the checkpoint's recommended ones.
     """
+    num_inference_steps = num_inference_steps or pipe.default_steps
+    guidance_scale = pipe.default_guidance if guidance_scale is None else guidance_scale
     if isinstance(segments, str):
         if not seconds or seconds <= 0:
             raise SonogenError("a single prompt needs a positive length in seconds")

@@ -31,6 +31,11 @@ from sonogen.spectrogram.params import DEFAULT_MAX_VALUE, SpectrogramParams
 
 #: File in a checkpoint folder holding the SpectrogramParams fields its images use.
 SPECTROGRAM_CONFIG = "spectrogram.json"
+#: File in a checkpoint folder holding its recommended sampling settings
+#: (``num_inference_steps``, ``guidance_scale``), used when a caller gives none.
+SAMPLING_CONFIG = "sampling.json"
+#: Sampling settings for checkpoints that recommend none (Stable Diffusion's usual ones).
+FALLBACK_SAMPLING: dict[str, float] = {"num_inference_steps": 50, "guidance_scale": 7.0}
 
 
 class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
@@ -54,6 +59,8 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
         )
         #: spectrogram format of the images this model draws (set by the loader)
         self.spectrogram_params = SpectrogramParams()
+        #: the checkpoint's recommended sampling settings (``sampling.json``; set by the loader)
+        self.sampling_defaults: dict[str, float] = {}
 
     # ------------------------------------------------------------------ config
     @property
@@ -65,11 +72,24 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
     def latent_channels(self) -> int:
         return int(self.unet.config.in_channels)
 
+    @property
+    def default_steps(self) -> int:
+        """Denoising steps when a caller names none: the checkpoint's ``sampling.json``, else 50."""
+        return int(self.sampling_defaults.get("num_inference_steps", FALLBACK_SAMPLING["num_inference_steps"]))
+
+    @property
+    def default_guidance(self) -> float:
+        """Guidance scale when a caller names none: the checkpoint's ``sampling.json``, else 7.0."""
+        return float(self.sampling_defaults.get("guidance_scale", FALLBACK_SAMPLING["guidance_scale"]))
+
     def save_pretrained(self, save_directory: str | Path, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         """diffusers' save plus ``spectrogram.json`` with the spectrogram format."""
         super().save_pretrained(save_directory, *args, **kwargs)
         fields = dict(self.spectrogram_params.__dict__)
         (Path(save_directory) / SPECTROGRAM_CONFIG).write_text(json.dumps(fields, indent=2) + "\n")
+        if self.sampling_defaults:
+            text = json.dumps(self.sampling_defaults, indent=2) + "\n"
+            (Path(save_directory) / SAMPLING_CONFIG).write_text(text)
 
     # ------------------------------------------------------------------ public modes
     def __call__(  # type: ignore[override]
@@ -78,8 +98,8 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
         *,
         negative_prompt: str | Sequence[str] | None = None,
         seed: int | Sequence[int] = 0,
-        num_inference_steps: int = 50,
-        guidance_scale: float = 7.0,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
         width: int = 512,
         height: int | None = None,
         init_image: Image.Image | None = None,
@@ -95,8 +115,10 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
             negative_prompt: one for all, or one per prompt; None means unconditional.
             seed: one seed for all, or one per image. One prompt with several seeds
                 gives one image per seed.
-            num_inference_steps: scheduler steps (img2img runs ``strength`` of them).
-            guidance_scale: classifier-free guidance; <= 1 disables it.
+            num_inference_steps: scheduler steps (img2img runs ``strength`` of them); None
+                means the checkpoint's recommended number (:attr:`default_steps`).
+            guidance_scale: classifier-free guidance; <= 1 disables it; None means the
+                checkpoint's recommended scale (:attr:`default_guidance`).
             width: image width in pixels, a multiple of the VAE factor (8); one column
                 is one spectrogram hop (10 ms in v1), so 512 is about 5.1 s.
             height: image height; defaults to the format's mel bands (512).
@@ -116,7 +138,8 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
         cond = self.encode(prompts, count)
         uncond = self.encode(negatives, count)
         noise = self.noise(seeds, width, height)
-        guidance = torch.full((len(prompts),), float(guidance_scale))
+        scale = self.default_guidance if guidance_scale is None else guidance_scale
+        guidance = torch.full((len(prompts),), float(scale))
         return self.generate(
             cond,
             uncond,
@@ -137,7 +160,7 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
         end: PromptInput,
         alpha: float,
         *,
-        num_inference_steps: int = 50,
+        num_inference_steps: int | None = None,
         init_image: Image.Image | None = None,
         mask_image: Image.Image | None = None,
         width: int = 512,
@@ -329,7 +352,7 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
         guidance: torch.Tensor,
         *,
         seeds: Sequence[int],
-        num_inference_steps: int = 50,
+        num_inference_steps: int | None = None,
         init_image: Image.Image | None = None,
         strength: float = 0.75,
         mask_image: Image.Image | None = None,
@@ -343,8 +366,11 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
             noise: initial noise ``(B, C, h, w)`` (latent size = image size / 8).
             guidance: ``(B,)`` guidance scale per item.
             seeds: seed per item, reported in the output.
+            num_inference_steps: scheduler steps; None means :attr:`default_steps`.
             init_image, strength, mask_image, loop: as in :meth:`__call__`.
         """
+        if num_inference_steps is None:
+            num_inference_steps = self.default_steps
         batch = noise.shape[0]
         f = self.vae_scale_factor
         width, height = noise.shape[-1] * f, noise.shape[-2] * f
