@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from sonogen.models import DEFAULT_CONFIG_PATH, DEFAULT_MODEL_DIR, default_checkpoint_path
 
@@ -21,10 +22,23 @@ def test_default_checkpoint_path_needs_model_index(tmp_path: Path) -> None:
     assert found == folder.resolve() and found.is_absolute()
 
 
-def test_packaged_default_is_consistent() -> None:
-    found = default_checkpoint_path()
-    has_model = (DEFAULT_MODEL_DIR / "model_index.json").is_file()
-    assert (found == DEFAULT_MODEL_DIR) if has_model else (found is None)
+def test_packaged_default_lives_in_the_package_and_is_looked_up_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sonogen
+    import sonogen.models
+
+    # the folder is package data of the installed sonogen, not a path of the checkout
+    assert DEFAULT_MODEL_DIR == Path(sonogen.__file__).resolve().parent / "models" / "default"
+    # with no folder given, the lookup reads DEFAULT_MODEL_DIR (and nothing else)
+    empty, full = tmp_path / "empty", tmp_path / "full"
+    empty.mkdir()
+    full.mkdir()
+    (full / "model_index.json").write_text("{}")
+    monkeypatch.setattr(sonogen.models, "DEFAULT_MODEL_DIR", empty)
+    assert default_checkpoint_path() is None
+    monkeypatch.setattr(sonogen.models, "DEFAULT_MODEL_DIR", full)
+    assert default_checkpoint_path() == full
 
 
 def test_default_config_fits_budget() -> None:

@@ -199,10 +199,17 @@ def test_run_inference_batch(pipe) -> None:
         InferenceInput(start, end, 0.0, num_inference_steps=STEPS),
         InferenceInput(start, end, 0.5, num_inference_steps=STEPS, seed_image_id="vibes"),
     ]
-    pipe.spectrogram_params  # noqa: B018
     outs = pipe.run_inference_batch(reqs)
     assert len(outs) == 3 and all(o.images[0].size == (512, 64) for o in outs)
     assert outs[1].seeds == [1]
+    # batching changes nothing: each answer equals the same request run alone
+    for out, req in zip(outs, reqs, strict=True):
+        alone = pipe.interpolate(
+            req.start, req.end, req.alpha, num_inference_steps=STEPS,
+            init_image=get_seed_image(req.seed_image_id), progress=False,
+        )
+        assert np.abs(_pixels(out.images[0]) - _pixels(alone.images[0])).max() <= 2
+    assert not np.array_equal(_pixels(outs[0].images[0]), _pixels(outs[1].images[0]))
     with pytest.raises(SonogenError):
         pipe.run_inference_batch([InferenceInput(start, end, 0.5, seed_image_id="nope")])
 

@@ -155,10 +155,17 @@ def test_plain_jobs_and_errors_reach_the_caller() -> None:
 def test_stop_cancels_waiting_jobs() -> None:
     pipe = Recorder()
     engine = Engine(pipe, queue_size=4).start()
-    hold_worker(engine, pipe)
+    blocker = hold_worker(engine, pipe)
     waiting = engine.submit(Job(item="w", batch_key="k"))
+    # stop while the worker is still busy, so the waiting job cannot have started
+    stopper = threading.Thread(target=engine.stop)
+    stopper.start()
+    wait_for(waiting.future.cancelled)
     pipe.gate.set()
-    engine.stop()
-    assert waiting.future.cancelled() or waiting.future.done()
+    stopper.join(10)
+    assert not stopper.is_alive()
+    assert blocker.future.result(5) == "out-blocker"  # the running job finishes
+    assert waiting.future.cancelled()
+    assert pipe.batches == [["blocker"]]  # the cancelled job never reached the model
     with pytest.raises(QueueFull):
         engine.submit(Job(item="late", batch_key="k"))
