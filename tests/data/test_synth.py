@@ -48,6 +48,7 @@ def test_variation_across_seeds() -> None:
     assert len({tuple(c.meta["instruments"]) for c in comps}) > 1
 
 
+@pytest.mark.soundfont
 def test_render_clip_is_deterministic_and_audible() -> None:
     wave, rate, caption, meta = synth.render_clip("house", 11, seconds=1.0)
     again = synth.render_clip("house", 11, seconds=1.0)
@@ -58,6 +59,7 @@ def test_render_clip_is_deterministic_and_audible() -> None:
     assert not np.array_equal(wave, other)
 
 
+@pytest.mark.soundfont
 def test_corpus_same_seed_same_bytes(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     assert main(["synth-corpus", str(a), "--clips", "3", "--seed", "5", "--workers", "1", "--seconds", "1", "--no-progress"]) == 0

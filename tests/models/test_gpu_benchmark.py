@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -17,6 +19,7 @@ def _table_header(text: str, title: str) -> list[str]:
     return [cell.strip() for cell in header.strip("|").split("|")]
 
 
+@pytest.mark.slow
 def test_gpu_benchmark_tiny_cpu(tmp_path: Path) -> None:
     out = tmp_path / "figures.json"
     cmd = [

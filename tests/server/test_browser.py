@@ -1,7 +1,8 @@
 """The web app in a real headless Chromium (Debian's /usr/bin/chromium via Playwright).
 
-Installs nothing: ``scripts/install-browser.sh`` provides Chromium; without it these
-tests fail (they never skip). Screenshots land in artifacts/screenshots/.
+Installs nothing: ``scripts/install-browser.sh`` provides Chromium. Without it these tests
+are skipped with the reason (``browser`` marker, tests/conftest.py), except under
+``SONOGEN_REQUIRE_ALL=1`` (scripts/test.sh, CI), where they fail. Screenshots land in artifacts/screenshots/.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 import pytest
 
 from tests.server.conftest import LiveServer, make_app
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"

@@ -63,6 +63,8 @@ def generate(checkpoint: Path, lora: Path | None = None) -> tuple[np.ndarray, np
     return np.asarray(out.images[0]), out.waveforms[0]
 
 
+@pytest.mark.soundfont
+@pytest.mark.slow
 def test_from_scratch(dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "model.json"
     config.write_text(json.dumps(TINY_MODEL))
@@ -90,6 +92,8 @@ def test_from_scratch(dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     assert len(ids) < len(caption) / 2  # merges learnt on the captions: words, not bytes
 
 
+@pytest.mark.soundfont
+@pytest.mark.slow
 def test_full_finetune_with_ema_and_resume(dataset: Path, base: Path, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "full"
@@ -116,6 +120,8 @@ def test_full_finetune_with_ema_and_resume(dataset: Path, base: Path, tmp_path: 
     generate(out)
 
 
+@pytest.mark.soundfont
+@pytest.mark.slow
 def test_lora(dataset: Path, base: Path, tmp_path: Path) -> None:
     out = tmp_path / "lora"
     assert main(["train", "--dataset", str(dataset), "--output", str(out), "--checkpoint", str(base), "--lora",
@@ -130,6 +136,7 @@ def test_lora(dataset: Path, base: Path, tmp_path: Path) -> None:
     assert not np.array_equal(plain, adapted)
 
 
+@pytest.mark.soundfont
 @pytest.mark.parametrize(
     "extra, message",
     [
