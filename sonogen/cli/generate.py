@@ -41,7 +41,12 @@ def _non_negative_int(text: str) -> int:
 def add_model_options(p: argparse.ArgumentParser) -> None:
     """Options shared by every generation command."""
     p.add_argument("-o", "--output", required=True, help="output audio (.wav/.flac/.ogg/.mp3)")
-    p.add_argument("--checkpoint", default=None, help="Hub id, diffusers folder or .safetensors file")
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        help="Hub id, diffusers folder or .safetensors file (default: the model packaged with sonogen; "
+        "a Hub id is downloaded only when named and not cached)",
+    )
     p.add_argument("--device", default=None, help="torch device (default: cuda, mps or cpu)")
     p.add_argument("--dtype", choices=("float16", "bfloat16", "float32"), default=None, help="weights dtype on GPU")
     p.add_argument("--scheduler", choices=("default", "pndm", "dpm", "ddim"), default=None)

@@ -38,7 +38,14 @@ def register(subparsers: Any) -> None:
             "and the web app at / . The model loads once at start-up."
         ),
     )
-    parser.add_argument("--checkpoint", metavar="PATH", help="model checkpoint (default: the embedded one)")
+    parser.add_argument(
+        "--checkpoint",
+        metavar="PATH",
+        help=(
+            "Hub id, diffusers folder or .safetensors file (default: the model packaged with sonogen; "
+            "a Hub id is downloaded only when named and not cached)"
+        ),
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=_port, default=3013, help="TCP port (default 3013)")
     parser.add_argument("--device", help="torch device, e.g. cpu, cuda, cuda:1, mps (default: best available)")
@@ -63,7 +70,13 @@ def register(subparsers: Any) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Build the app for ``args`` and run uvicorn until interrupted."""
+    """Load the model (with progress), then run uvicorn until interrupted.
+
+    "serving on ..." is printed only once uvicorn is listening with the model loaded, so
+    whatever waits for that line can send requests at once.
+    """
+    import time
+
     import uvicorn
 
     from sonogen.server import ServerConfig, create_app
@@ -76,9 +89,14 @@ def serve(args: argparse.Namespace) -> int:
         threads=args.threads,
         cors_origins=list(args.cors_origin),
     )
+    what = args.checkpoint or "the default model packaged with sonogen"
+    print(f"sonogen: loading {what} ...", flush=True)
+    started = time.monotonic()
+    pipeline = _load_for_serving(args)  # bad checkpoints fail here: one line, exit 2
+    print(f"sonogen: model loaded in {time.monotonic() - started:.1f} s on {pipeline.device}", flush=True)
+    config.pipeline_factory = lambda: pipeline
     app = create_app(config)
-    print(f"sonogen: serving on http://{args.host}:{args.port}/ (API docs at /docs)", flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level))
+    server = _announcing_server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level))
     try:
         server.run()
     except SystemExit:  # uvicorn exits this way when the lifespan fails
@@ -87,3 +105,27 @@ def serve(args: argparse.Namespace) -> int:
     if app.state.startup_error is not None:
         raise SonogenError(f"the server could not start: {app.state.startup_error}")
     return 0 if server.started else 1
+
+
+def _load_for_serving(args: argparse.Namespace) -> Any:
+    from sonogen.pipeline import load_pipeline
+
+    return load_pipeline(args.checkpoint, device=args.device)
+
+
+def _announcing_server(config: Any) -> Any:
+    """uvicorn's Server, printing "serving on <url>" once it listens (the real port for --port 0)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)  # runs the lifespan, then binds
+            if not self.started or self.should_exit:
+                return
+            port = config.port
+            for server in getattr(self, "servers", []):
+                for sock in getattr(server, "sockets", None) or []:
+                    port = sock.getsockname()[1]
+            print(f"sonogen: serving on http://{config.host}:{port}/ (API docs at /docs)", flush=True)
+
+    return Server(config)

@@ -1,9 +1,15 @@
 """Loading a checkpoint: a Hub id, a local diffusers folder or a single ``.safetensors`` file.
 
 Device and dtype: CUDA gets float16 (or the bfloat16/float32 asked for), MPS float16,
-the CPU float32. A Hub id is first looked up in the local cache; only when it is missing
-and the Hub answers within seconds is it downloaded, so an offline machine gets a clear
-error at once instead of a hang.
+the CPU float32.
+
+What is downloaded, and when: nothing, unless a Hub id is named explicitly. No checkpoint
+means the default model packaged inside sonogen; an install without one says so and
+names what to pass instead. A named Hub id is loaded from the local Hugging Face cache;
+only when it is not there (and ``HF_HUB_OFFLINE`` is unset and the Hub answers within
+seconds) is it downloaded, after printing its size, with a progress bar. A cached copy
+that cannot be loaded is an error naming the file and the problem; it is never
+re-downloaded or treated as missing.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import logging
 import os
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -25,8 +31,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: The public Riffusion checkpoint, used when no checkpoint is named.
+#: The public Riffusion checkpoint: suggested when no default model is packaged (never
+#: downloaded unless named).
 DEFAULT_CHECKPOINT = "riffusion/riffusion-model-v1"
+#: The component folders of a diffusers checkpoint that sonogen loads.
+PARTS = ("vae", "text_encoder", "tokenizer", "unet", "scheduler")
 #: Scheduler names accepted by :func:`load_pipeline` (None/"default": the checkpoint's own).
 SCHEDULERS = ("default", "pndm", "dpm", "ddim")
 SINGLE_FILE_SUFFIXES = (".safetensors",)
@@ -77,8 +86,9 @@ def load_pipeline(
 
     Args:
         checkpoint: Hub id, diffusers folder or single SD 1.x ``.safetensors`` file;
-            None means the embedded default model when one is packaged
-            (:func:`sonogen.models.default_checkpoint_path`), else :data:`DEFAULT_CHECKPOINT`.
+            None means the default model packaged with sonogen
+            (:func:`sonogen.models.default_checkpoint_path`); without one it is an error
+            (nothing is downloaded unless a Hub id is named).
         device: torch device; None picks CUDA, MPS or the CPU.
         dtype: weights dtype on accelerators (float32 always on the CPU).
         scheduler: None/"default" (the checkpoint's), "pndm", "dpm" (DPM-Solver++) or "ddim".
@@ -93,7 +103,13 @@ def load_pipeline(
         from sonogen.models import default_checkpoint_path
 
         embedded = default_checkpoint_path()
-        checkpoint = str(embedded) if embedded is not None else DEFAULT_CHECKPOINT
+        if embedded is None:
+            raise SonogenError(
+                "no --checkpoint given and this install of sonogen packages no default model; pass "
+                f"--checkpoint a diffusers folder, a .safetensors file or a Hub id (e.g. {DEFAULT_CHECKPOINT}, "
+                f"about 4 GB: fetch it once with `hf download {DEFAULT_CHECKPOINT}`)"
+            )
+        checkpoint = str(embedded)
     name = checkpoint
     path = Path(name).expanduser()
     if path.is_dir():
@@ -175,41 +191,139 @@ def read_sampling_defaults(folder: Path) -> dict[str, float]:
 
 
 def _load_folder(folder: Path, dtype: torch.dtype) -> SonogenPipeline:
-    if not (folder / "model_index.json").is_file():
-        raise SonogenError(f"{folder} is not a diffusers checkpoint folder (no model_index.json)")
+    check_folder(folder)
     try:
         pipe = _from_pretrained(str(folder), dtype, local_files_only=True)
-    except (OSError, ValueError, KeyError, AttributeError, ImportError) as exc:
+    except Exception as exc:  # any failure here is a bad checkpoint: say which and why
         raise SonogenError(f"cannot load checkpoint folder {folder}: {_first_line(exc)}") from None
     pipe.spectrogram_params = read_spectrogram_params(folder)
-    pipe.sampling_defaults = read_sampling_defaults(folder)
     return _checked(pipe, str(folder))
 
 
-def _load_hub(repo_id: str, dtype: torch.dtype) -> SonogenPipeline:
+def check_folder(folder: Path) -> None:
+    """Fail with the file and the problem when a diffusers folder is incomplete or corrupt.
+
+    Reads ``model_index.json``, each part's config and the headers of its
+    ``.safetensors`` weights (cheap: no tensor is loaded), so a truncated download or a
+    damaged file is named instead of surfacing as a library error deep in loading.
+    """
+    index = folder / "model_index.json"
+    if not index.is_file():
+        raise SonogenError(f"{folder} is not a diffusers checkpoint folder (no model_index.json)")
+    _read_json(index)
+    for part in PARTS:
+        sub = folder / part
+        if not sub.is_dir():
+            raise SonogenError(f"checkpoint {folder} lacks the {part}/ folder")
+        if part == "tokenizer":
+            continue
+        config = sub / ("scheduler_config.json" if part == "scheduler" else "config.json")
+        if not config.is_file():
+            raise SonogenError(f"checkpoint {folder} lacks {part}/{config.name}")
+        _read_json(config)
+        if part == "scheduler":
+            continue
+        weights = sorted(sub.glob("*.safetensors")) + sorted(sub.glob("*.bin"))
+        if not weights:
+            raise SonogenError(f"checkpoint {folder} has no weights in {part}/ (no .safetensors or .bin file)")
+        for file in weights:
+            if file.suffix == ".safetensors":
+                _check_safetensors(file)
+    for name in ("spectrogram.json", "sampling.json"):
+        if (folder / name).is_file():
+            _read_json(folder / name)
+
+
+def _read_json(file: Path) -> Any:
     try:
-        pipe = _from_pretrained(repo_id, dtype, local_files_only=True)
-        source = "cache"
-    except Exception as exc:  # not (fully) in the local cache
-        logger.debug("no cached copy of %s: %s", repo_id, exc)
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise SonogenError(f"{file} is not readable JSON ({type(exc).__name__}: {_first_line(exc, bare=True)})") from None
+
+
+def _check_safetensors(file: Path) -> None:
+    from safetensors import safe_open
+
+    try:
+        size = file.stat().st_size
+        with safe_open(str(file), framework="pt") as handle:
+            keys = list(handle.keys())
+            if keys:  # the last tensor's data must lie inside the file (catches truncation)
+                handle.get_slice(keys[-1])
+        if size < 8 or not keys:
+            raise ValueError("no tensors in the file")
+    except Exception as exc:
+        raise SonogenError(f"{file} is not a valid .safetensors file ({_first_line(exc, bare=True)})") from None
+
+
+def _load_hub(repo_id: str, dtype: torch.dtype) -> SonogenPipeline:
+    """A Hub id: its local cache copy, else (when allowed and reachable) a download first."""
+    folder = cached_snapshot(repo_id)
+    if folder is None:
         how = (
-            f"get the weights on a machine with internet (`hf download {repo_id}` or "
-            f"`huggingface-cli download {repo_id}`), then copy the Hugging Face cache or pass "
-            "--checkpoint a local diffusers folder or .safetensors file"
+            f"get the weights on a machine with internet (`hf download {repo_id}`), then copy the "
+            "Hugging Face cache or pass --checkpoint a local diffusers folder or .safetensors file"
         )
         if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
-            raise SonogenError(f"checkpoint {repo_id!r} is not in the local cache and HF_HUB_OFFLINE is set; {how}") from None
+            raise SonogenError(f"checkpoint {repo_id!r} is not in the local cache and HF_HUB_OFFLINE is set; {how}")
         if not hub_reachable():
-            raise SonogenError(f"checkpoint {repo_id!r} is not in the local cache and the Hub cannot be reached; {how}") from None
-        try:
-            pipe = _from_pretrained(repo_id, dtype, local_files_only=False)
-            source = "hub"
-        except Exception as exc2:
-            raise SonogenError(f"cannot load checkpoint {repo_id!r} from the Hub: {_first_line(exc2)}") from None
-    logger.debug("loaded %s from the %s", repo_id, source)
-    folder = _cached_folder(repo_id)
-    pipe.spectrogram_params = read_spectrogram_params(folder) if folder else SpectrogramParams()
-    return _checked(pipe, repo_id)
+            raise SonogenError(f"checkpoint {repo_id!r} is not in the local cache and the Hub cannot be reached; {how}")
+        folder = download_checkpoint(repo_id)
+    try:
+        return _load_folder(folder, dtype)
+    except SonogenError as exc:
+        raise SonogenError(
+            f"the cached copy of {repo_id!r} is damaged: {exc} (delete {folder} and download it again)"
+        ) from None
+
+
+def cached_snapshot(repo_id: str) -> Path | None:
+    """The local cache folder of ``repo_id`` when its ``model_index.json`` is cached, else None."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        found = try_to_load_from_cache(repo_id, "model_index.json")
+    except ValueError as exc:  # not a valid repo id
+        raise SonogenError(f"not a checkpoint path or Hub id: {repo_id!r} ({exc})") from None
+    return Path(found).parent if isinstance(found, str) else None
+
+
+def download_checkpoint(repo_id: str) -> Path:
+    """Download the parts sonogen loads of ``repo_id``, printing the size first; a progress bar follows."""
+    import sys
+
+    from huggingface_hub import HfApi, snapshot_download
+
+    try:
+        info = HfApi().model_info(repo_id, files_metadata=True)
+    except Exception as exc:
+        raise SonogenError(f"cannot look up {repo_id!r} on the Hub: {_first_line(exc)}") from None
+    files = {s.rfilename: (s.size or 0) for s in (info.siblings or [])}
+    patterns = download_patterns(files)
+    size = sum(n for name, n in files.items() if _matches(name, patterns))
+    print(f"sonogen: downloading {repo_id} ({size / 1e9:.2f} GB) into the Hugging Face cache", file=sys.stderr, flush=True)
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=patterns))
+    except Exception as exc:
+        raise SonogenError(f"cannot download {repo_id!r}: {_first_line(exc)}") from None
+
+
+def download_patterns(files: dict[str, int]) -> list[str]:
+    """The files to fetch: configs, tokenizer, and one weights format per part (safetensors first)."""
+    patterns = ["model_index.json", "spectrogram.json", "sampling.json", "scheduler/*", "tokenizer/*"]
+    for part in ("vae", "text_encoder", "unet"):
+        patterns.append(f"{part}/*.json")
+        names = [n for n in files if n.startswith(f"{part}/")]
+        plain = [n for n in names if ".fp16." not in n]
+        ext = ".safetensors" if any(n.endswith(".safetensors") for n in plain) else ".bin"
+        patterns.extend(n for n in plain if n.endswith(ext))
+    return patterns
+
+
+def _matches(name: str, patterns: list[str]) -> bool:
+    from fnmatch import fnmatch
+
+    return any(fnmatch(name, p) for p in patterns)
 
 
 def _from_pretrained(name: str, dtype: torch.dtype, *, local_files_only: bool) -> SonogenPipeline:
@@ -221,15 +335,6 @@ def _from_pretrained(name: str, dtype: torch.dtype, *, local_files_only: bool) -
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         return SonogenPipeline.from_pretrained(name, torch_dtype=dtype, local_files_only=local_files_only)
-
-
-def _cached_folder(repo_id: str) -> Path | None:
-    try:
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(repo_id, local_files_only=True, allow_patterns=["spectrogram.json", "model_index.json"]))
-    except Exception:
-        return None
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:
@@ -273,6 +378,7 @@ def set_scheduler(pipe: SonogenPipeline, name: str) -> None:
         raise SonogenError(f"unknown scheduler {name!r}; choose one of {', '.join(SCHEDULERS)}")
 
 
-def _first_line(exc: BaseException) -> str:
+def _first_line(exc: BaseException, *, bare: bool = False) -> str:
     text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+    line = text.splitlines()[0] if text else ""
+    return line or type(exc).__name__ if bare else f"{type(exc).__name__}: {line}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -39,4 +40,40 @@ def test_unloadable_checkpoint_is_one_line_exit_2(tmp_path: object) -> None:
     )
     assert result.returncode == 2, result.stderr[-2000:]
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("sonogen: error: the server could not start:") and "no-such-model" in last
+    assert last.startswith("sonogen: error:") and "no-such-model" in last
+    assert "serving on" not in result.stdout and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_serving_on_is_printed_only_once_requests_are_answered(tmp_path: Path) -> None:
+    """Load progress first; "serving on URL" only when a request gets the model's answer at once."""
+    import json
+    import urllib.request
+
+    from sonogen.pipeline.tiny import save_tiny_checkpoint
+    from sonogen.spectrogram.params import SpectrogramParams
+
+    folder = save_tiny_checkpoint(tmp_path / "tiny", spectrogram_params=SpectrogramParams(num_frequencies=64))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from sonogen.cli import main; sys.exit(main())", "serve",
+         "--checkpoint", str(folder), "--port", "0", "--threads", "1", "--log-level", "warning", "--device", "cpu"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        lines: list[str] = []
+        assert proc.stdout is not None
+        while True:
+            line = proc.stdout.readline()
+            assert line, f"serve exited early: {lines}"
+            lines.append(line.strip())
+            if "serving on" in line:
+                break
+        assert lines[0].startswith("sonogen: loading") and any("model loaded in" in x for x in lines[:-1])
+        url = lines[-1].split("serving on ", 1)[1].split()[0]
+        assert not url.endswith(":0/")  # the real port, not the requested 0
+        with urllib.request.urlopen(url + "health", timeout=5) as response:  # no retry: it must answer now
+            health = json.loads(response.read())
+        assert health["model_loaded"] is True and health["status"] == "ok"
+    finally:
+        proc.terminate()
+        proc.wait(30)
