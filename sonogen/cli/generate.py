@@ -38,9 +38,19 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def add_model_options(p: argparse.ArgumentParser) -> None:
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def add_model_options(p: argparse.ArgumentParser, *, output_required: bool = True) -> None:
     """Options shared by every generation command."""
-    p.add_argument("-o", "--output", required=True, help="output audio (.wav/.flac/.ogg/.mp3)")
+    p.add_argument("-o", "--output", required=output_required, help="output audio (.wav/.flac/.ogg/.mp3)")
     p.add_argument(
         "--checkpoint",
         default=None,
@@ -61,8 +71,12 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("generate", help="text -> audio clip (or a long piece / seamless loop)")
-    p.add_argument("prompt")
-    add_model_options(p)
+    p.add_argument("prompt", nargs="?", help="the text (or give --batch FILE OUTDIR instead)")
+    add_model_options(p, output_required=False)
+    p.add_argument("--batch", nargs=2, metavar=("FILE", "OUTDIR"), default=None,
+                   help="make every entry of a .json/.csv batch file into OUTDIR (resumable)")
+    p.add_argument("--format", choices=("wav", "flac", "ogg", "mp3"), default=None,
+                   help="audio format of --batch outputs (default: the file's, else wav)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seconds", type=positive_float, default=5.12, help="length (5.12 s = one 512 px image)")
     p.add_argument("--loop", action="store_true", help="make the end flow seamlessly into the start")
@@ -74,6 +88,15 @@ def register(subparsers: Any) -> None:
     add_model_options(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--strength", type=_unit_float, default=0.6, help="how much to change, 0..1 (0.6)")
+    p.add_argument("--to-prompt", default=None, metavar="TEXT",
+                   help="move from PROMPT (start of the file) to this prompt (its end)")
+    p.add_argument("--to-seed", type=_non_negative_int, default=None, help="seed at the end (default: --seed)")
+    p.add_argument("--clip-seconds", type=positive_float, default=5.12,
+                   help="long input is cut into clips this long (5.12)")
+    p.add_argument("--overlap", type=_non_negative_float, default=0.2, metavar="SECONDS",
+                   help="clips overlap by this much (0.2)")
+    p.add_argument("--crossfade", type=_non_negative_float, default=None, metavar="SECONDS",
+                   help="crossfade inside each overlap (default: the whole overlap)")
     p.set_defaults(func=cmd_transform)
 
     p = subparsers.add_parser("interpolate", help="a sequence of clips moving from prompt A to prompt B")
@@ -174,6 +197,18 @@ def _sampling(args: argparse.Namespace) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------- commands
 def cmd_generate(args: argparse.Namespace) -> int:
+    if args.batch:
+        from sonogen.cli.batch import run_batch
+
+        if args.prompt or args.output or args.image or args.loop:
+            raise SonogenError("--batch takes its prompts and outputs from the file: drop PROMPT, -o, --image, --loop")
+        if args.guidance is not None and args.guidance < 0:
+            raise SonogenError(f"--guidance must be >= 0, got {args.guidance}")
+        return run_batch(args, _load, MAX_SINGLE_SECONDS)
+    if not args.prompt or not args.output:
+        raise SonogenError("generate needs PROMPT and -o OUTPUT (or --batch FILE OUTDIR)")
+    if args.format:
+        raise SonogenError("--format is for --batch; a single output's format follows its extension")
     _check_outputs(args)
     pipe = _load(args)
     params = pipe.spectrogram_params
@@ -201,39 +236,36 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_transform(args: argparse.Namespace) -> int:
-    from sonogen.audio.ops import crossfade_join
-    from sonogen.pipeline.longform import WINDOW, to_model_channels
+    from sonogen.pipeline.longform import transform_long
 
     _check_outputs(args)
+    crossfade = args.overlap if args.crossfade is None else args.crossfade
+    if args.clip_seconds > MAX_SINGLE_SECONDS:
+        raise SonogenError(f"--clip-seconds must be at most {MAX_SINGLE_SECONDS}, got {args.clip_seconds}")
+    if args.overlap >= args.clip_seconds / 2:
+        raise SonogenError(f"--overlap ({args.overlap} s) must be shorter than half a clip ({args.clip_seconds} s)")
+    if crossfade > args.overlap:
+        raise SonogenError(f"--crossfade ({crossfade} s) cannot be longer than --overlap ({args.overlap} s)")
     wave, rate = _load_input_audio(args.audio)
     pipe = _load(args)
-    params = pipe.spectrogram_params
-    f = pipe.vae_scale_factor
-    source = to_model_channels(wave, rate, params)
-    image = _image_of(pipe, source, params.sample_rate)
-    usable = (image.width // f) * f
-    if usable < f:
-        raise SonogenError(f"audio is too short to transform ({source.shape[1] / params.sample_rate:.3f} s)")
-    pieces, images = [], []
-    starts = list(range(0, usable, WINDOW))
-    for i, x in enumerate(starts):
-        width = min(WINDOW, usable - x)
-        if width < f:
-            break
-        crop = image.crop((x, 0, x + width, image.height))
-        if len(starts) > 1:
-            print(f"window {i + 1}/{len(starts)}")
-        out = pipe(
-            args.prompt,
-            **_sampling(args),
-            width=width,
-            init_image=crop,
-            strength=args.strength,
-        )
-        pieces.append(out.waveforms[0])
-        images.append(out.images[0])
-    joined = crossfade_join(pieces, params.sample_rate) if len(pieces) > 1 else pieces[0]
-    _write(args, joined, params.sample_rate, _side_by_side(images))
+    sampling = _sampling(args)
+    joined, out_rate = transform_long(
+        pipe,
+        wave,
+        rate,
+        args.prompt,
+        to_prompt=args.to_prompt,
+        to_seed=args.to_seed,
+        negative_prompt=sampling["negative_prompt"],
+        seed=sampling["seed"],
+        num_inference_steps=sampling["num_inference_steps"],
+        guidance_scale=sampling["guidance_scale"],
+        strength=args.strength,
+        clip_s=args.clip_seconds,
+        overlap_s=args.overlap,
+        crossfade_s=crossfade,
+    )
+    _write(args, joined, out_rate, _image_of(pipe, joined, out_rate) if args.image else None)
     return 0
 
 

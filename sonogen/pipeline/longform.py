@@ -245,3 +245,134 @@ def generate_long(
     return _grow(
         pipe, wave, target, texts_at, guidance_scale, seed, num_inference_steps, strength, fade_s, progress
     ), params.sample_rate
+
+
+# ---------------------------------------------------------------------- whole songs
+def clip_plan(columns: int, clip: int, overlap: int, step: int) -> list[tuple[int, int]]:
+    """``(x, width)`` of the clips covering an image ``columns`` wide.
+
+    Clips are ``clip`` columns wide (the last one shorter), start every ``clip - overlap``
+    columns and have widths that are multiples of ``step`` (the VAE factor); columns past
+    the last multiple of ``step`` are dropped.
+    """
+    usable = (columns // step) * step
+    if usable < step:
+        return []
+    if not step <= clip or clip % step or not 0 <= overlap < clip:
+        raise SonogenError(f"clip width {clip} and overlap {overlap} do not fit the model (multiples of {step})")
+    plan: list[tuple[int, int]] = []
+    x = 0
+    while True:
+        width = min(clip, ((usable - x) // step) * step)
+        if width < step:
+            break
+        plan.append((x, width))
+        if usable - (x + width) < step:  # what is left is less than a model step
+            break
+        x += clip - overlap
+    return plan
+
+
+def overlap_join(pieces: Sequence[np.ndarray], offsets: Sequence[int], crossfade: int) -> np.ndarray:
+    """Place ``(C, S)`` pieces at sample ``offsets``; each overlaps the one before.
+
+    Within each overlap an equal-power crossfade of ``crossfade`` samples (at most the
+    overlap) is centred; before it the earlier piece plays, after it the later one.
+    """
+    out = np.asarray(pieces[0], dtype=np.float32)
+    for piece, offset in zip(pieces[1:], offsets[1:], strict=True):
+        from sonogen.audio.ops import equal_power_curves
+
+        piece = np.asarray(piece, dtype=np.float32)
+        if offset >= out.shape[1]:  # a gap (should not happen): pad with silence
+            out = np.concatenate([out, np.zeros((out.shape[0], offset - out.shape[1]), np.float32), piece], axis=1)
+            continue
+        overlap = min(out.shape[1] - offset, piece.shape[1])
+        n = max(0, min(crossfade, overlap))
+        start = offset + (overlap - n) // 2  # where the fade begins, in output samples
+        fade_out, fade_in = equal_power_curves(n)
+        local = start - offset
+        mixed = out[:, start : start + n] * fade_out + piece[:, local : local + n] * fade_in
+        out = np.concatenate([out[:, :start], mixed, piece[:, local + n :]], axis=1)
+    return out
+
+
+def transform_long(
+    pipe: Any,
+    wave: np.ndarray,
+    rate: int,
+    prompt: str,
+    *,
+    to_prompt: str | None = None,
+    negative_prompt: str | None = None,
+    seed: int = 0,
+    to_seed: int | None = None,
+    num_inference_steps: int | None = None,
+    guidance_scale: float | None = None,
+    strength: float = 0.6,
+    clip_s: float = 5.12,
+    overlap_s: float = 0.2,
+    crossfade_s: float | None = None,
+    match_level: bool = True,
+    progress: bool = True,
+) -> tuple[np.ndarray, int]:
+    """Audio-to-audio on a whole file: overlapping clips, each transformed, crossfaded back.
+
+    The input is cut into clips ``clip_s`` long that overlap by ``overlap_s``; each is
+    re-drawn from its spectrogram with ``strength``. With ``to_prompt`` the text moves
+    from ``prompt`` (first clip) to ``to_prompt`` (last clip) and the noise from ``seed``
+    to ``to_seed`` (default: ``seed``), as Riffusion's interpolation does. Neighbours are
+    joined with an equal-power crossfade of ``crossfade_s`` (default: the whole overlap)
+    centred in their overlap. With ``match_level`` each clip keeps the loudness of the
+    part of the input it replaces (quiet passages stay quiet).
+
+    Returns ``(wave (C, S), rate)`` at the model format's rate and channel count, as long
+    as the input (to within one model width step).
+    """
+    from tqdm import tqdm
+
+    from sonogen.pipeline.types import PromptInput
+    from sonogen.spectrogram.converter import get_converter
+
+    params = pipe.spectrogram_params
+    f = pipe.vae_scale_factor
+    crossfade_s = overlap_s if crossfade_s is None else crossfade_s
+    if clip_s <= 0 or overlap_s < 0 or crossfade_s < 0:
+        raise SonogenError("clip length must be positive, overlap and crossfade must be >= 0")
+    if crossfade_s > overlap_s:
+        raise SonogenError(f"the crossfade ({crossfade_s} s) cannot be longer than the overlap ({overlap_s} s)")
+    if overlap_s >= clip_s / 2:
+        raise SonogenError(f"the overlap ({overlap_s} s) must be shorter than half a clip ({clip_s} s)")
+    if not 0.0 <= strength <= 1.0:
+        raise SonogenError(f"strength must be in [0, 1], got {strength}")
+    source = to_model_channels(wave, rate, params)
+    clip = max(f, int(round(params.width_for_seconds(clip_s) / f)) * f)
+    overlap = int(round(params.width_for_seconds(overlap_s)))
+    image = get_converter(params).audio_to_image(source, params.sample_rate)
+    plan = clip_plan(image.width, clip, min(overlap, clip - f), f)
+    if not plan:
+        raise SonogenError(f"audio is too short to transform ({source.shape[1] / params.sample_rate:.3f} s)")
+    guidance = pipe.default_guidance if guidance_scale is None else float(guidance_scale)
+    start = PromptInput(prompt, seed, negative_prompt, strength, guidance)
+    end = PromptInput(to_prompt if to_prompt else prompt, seed if to_seed is None else to_seed, negative_prompt, strength, guidance)
+    hop = params.hop_length
+    pieces, offsets = [], []
+    for k, (x, width) in enumerate(tqdm(plan, desc="transform", unit="clip", disable=not progress, leave=False)):
+        crop = image.crop((x, 0, x + width, image.height))
+        alpha = k / (len(plan) - 1) if (to_prompt and len(plan) > 1) else 0.0
+        out = pipe.interpolate(
+            start, end, alpha, num_inference_steps=num_inference_steps, init_image=crop, progress=False
+        )
+        piece = out.waveforms[0]
+        if match_level:
+            reference = _rms(source[:, x * hop : x * hop + piece.shape[1]])
+            level = _rms(piece)
+            if level > 0:  # a silent passage stays silent
+                piece = piece * (reference / level)
+        pieces.append(piece)
+        offsets.append(x * hop)
+    joined = overlap_join(pieces, offsets, int(round(crossfade_s * params.sample_rate)))
+    peak = float(np.abs(joined).max()) if joined.size else 0.0
+    if peak > 0.98:
+        joined = joined * (0.98 / peak)
+    return joined.astype(np.float32), params.sample_rate
