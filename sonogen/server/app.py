@@ -57,12 +57,14 @@ class ServerConfig:
     Attributes:
         checkpoint: model folder/file for ``load_pipeline`` (None: the embedded default).
         device: torch device string (None: best available).
+        lora: LoRA adapter folder/file applied after loading (``sonogen train --lora`` output).
+        scheduler: sampler name for ``load_pipeline`` (None: the checkpoint's).
         queue_size: most requests waiting for the model; more get 503 + Retry-After.
         max_batch: most compatible requests run as one batch (1: no batching).
         threads: torch threads of the model worker (None: torch's default).
         cors_origins: origins allowed by CORS (empty: same-origin only).
         max_body_bytes: JSON body limit, bytes.
-        max_upload_bytes: ``/v1/transform`` upload limit, bytes.
+        max_upload_bytes: upload limit of the file endpoints (``/v1/transform`` and the Studio's), bytes.
         max_clip_s: longest clip /v1/generate and /v1/transform make, seconds.
         max_long_s: longest piece /v1/long makes, seconds.
         pipeline_factory: builds the pipeline in the lifespan (default: ``load_pipeline``).
@@ -71,6 +73,8 @@ class ServerConfig:
 
     checkpoint: str | None = None
     device: str | None = None
+    lora: str | None = None
+    scheduler: str | None = None
     queue_size: int = 16
     max_batch: int = 4
     threads: int | None = None
@@ -105,7 +109,7 @@ def _default_factory(config: ServerConfig) -> Callable[[], Any]:
     def build() -> Any:
         from sonogen.pipeline import load_pipeline
 
-        return load_pipeline(config.checkpoint, device=config.device)
+        return load_pipeline(config.checkpoint, device=config.device, scheduler=config.scheduler, lora=config.lora)
 
     return build
 
@@ -147,9 +151,12 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.state.startup_error = None
     _add_error_handlers(app)
     _add_routes(app)
+    from sonogen.server.studio import UPLOAD_PATHS, router
+
+    app.include_router(router)
 
     def limit_for(path: str) -> int:
-        return config.max_upload_bytes if path.rstrip("/") == "/v1/transform" else config.max_body_bytes
+        return config.max_upload_bytes if path.rstrip("/") in UPLOAD_PATHS else config.max_body_bytes
 
     if config.cors_origins:
         app.add_middleware(
