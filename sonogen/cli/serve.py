@@ -46,6 +46,12 @@ def register(subparsers: Any) -> None:
             "a Hub id is downloaded only when named and not cached)"
         ),
     )
+    parser.add_argument(
+        "--lora", metavar="DIR", default=None, help="apply this LoRA adapter (a `sonogen train --lora` output folder)"
+    )
+    parser.add_argument(
+        "--scheduler", choices=("default", "pndm", "dpm", "ddim"), default=None, help="sampler (default: the checkpoint's)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=_port, default=3013, help="TCP port (default 3013)")
     parser.add_argument("--device", help="torch device, e.g. cpu, cuda, cuda:1, mps (default: best available)")
@@ -84,12 +90,16 @@ def serve(args: argparse.Namespace) -> int:
     config = ServerConfig(
         checkpoint=args.checkpoint,
         device=args.device,
+        lora=args.lora,
+        scheduler=args.scheduler,
         queue_size=args.queue_size,
         max_batch=args.max_batch,
         threads=args.threads,
         cors_origins=list(args.cors_origin),
     )
     what = args.checkpoint or "the default model packaged with sonogen"
+    if args.lora:
+        what += f" with the LoRA adapter {args.lora}"
     print(f"sonogen: loading {what} ...", flush=True)
     started = time.monotonic()
     pipeline = _load_for_serving(args)  # bad checkpoints fail here: one line, exit 2
@@ -110,7 +120,7 @@ def serve(args: argparse.Namespace) -> int:
 def _load_for_serving(args: argparse.Namespace) -> Any:
     from sonogen.pipeline import load_pipeline
 
-    return load_pipeline(args.checkpoint, device=args.device)
+    return load_pipeline(args.checkpoint, device=args.device, scheduler=args.scheduler, lora=args.lora)
 
 
 def _announcing_server(config: Any) -> Any:

@@ -1,0 +1,368 @@
+"""The Studio's upload endpoints: image to audio, sample clips, audio-to-audio on a whole song.
+
+``router`` is included by :func:`sonogen.server.app.create_app`. Uploads arrive as
+multipart forms and are bounded by the app's upload limit (:data:`UPLOAD_PATHS`); every
+bad input answers 4xx JSON ``{"detail": "one line"}`` through the app's handlers.
+Image-to-audio and sample clips need no model (they run in the thread pool even while
+the model loads); the song transform runs on the model worker like the other jobs.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from sonogen.errors import SonogenError
+from sonogen.server.app import ServerConfig, get_config, get_engine
+from sonogen.server.encode import EncodedClip, encode_clip
+from sonogen.server.engine import Engine, Job
+from sonogen.server.jobs import encode_first
+from sonogen.server.schemas import (
+    MAX_GUIDANCE,
+    MAX_PROMPT_CHARS,
+    MAX_SEED,
+    MAX_STEPS,
+    MEDIA_TYPES,
+    ClipOut,
+)
+
+#: Endpoints that take file uploads (the app's larger body limit applies to them).
+UPLOAD_PATHS = frozenset({"/v1/transform", "/v1/transform-song", "/v1/image-to-audio", "/v1/sample-clips"})
+#: Most clips one /v1/sample-clips call returns.
+MAX_CLIPS = 16
+#: Tallest picture /v1/image-to-audio accepts (taller ones are surely not spectrograms).
+MAX_IMAGE_HEIGHT = 4096
+#: Longest clip the song transform cuts (one image; SD 1.x draws up to 1024 columns well).
+MAX_SONG_CLIP_S = 10.24
+
+router = APIRouter(tags=["studio"])
+
+AudioFormatForm = Annotated[str, Form(pattern="^(mp3|wav|ogg|flac)$", description="audio encoding")]
+ResponseForm = Annotated[str, Form(pattern="^(audio|json)$", description="'audio': the file; 'json': data URIs")]
+
+
+class ImageAudioOut(ClipOut):
+    """``/v1/image-to-audio`` JSON answer: the clip, and how the picture was read."""
+
+    used_exif: bool = Field(description="True when the picture carried sonogen/Riffusion EXIF parameters")
+    width: int
+    height: int
+
+
+class SampleClipOut(BaseModel):
+    """One clip cut from an upload."""
+
+    index: int
+    start_s: float
+    duration_s: float
+    audio: str = Field(description="data URI of the clip")
+    image: str = Field(description="data URI of its spectrogram (PNG with EXIF)")
+
+
+class SampleClipsOut(BaseModel):
+    """``/v1/sample-clips`` answer."""
+
+    source_duration_s: float
+    sample_rate: int
+    format: str
+    clips: list[SampleClipOut]
+
+
+ConfigDep = Annotated[ServerConfig, Depends(get_config)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+async def _read(upload: UploadFile, what: str) -> bytes:
+    data = await upload.read()
+    if not data:
+        raise HTTPException(422, f"{what}: the uploaded file is empty")
+    return data
+
+
+def _answer(clip: EncodedClip, response: str, model: BaseModel | None, name: str) -> Response:
+    headers = {"X-Sonogen-Duration": f"{clip.duration_s:.4f}"}
+    if response == "json" and model is not None:
+        return JSONResponse(model.model_dump(), headers=headers)
+    headers["Content-Disposition"] = f'attachment; filename="{name}.{clip.audio_format}"'
+    return Response(clip.audio, media_type=MEDIA_TYPES[clip.audio_format], headers=headers)
+
+
+# --------------------------------------------------------------------------- image -> audio
+@dataclass
+class Picture:
+    """An uploaded spectrogram picture ready to decode."""
+
+    image: Any
+    used_exif: bool
+
+
+def read_picture(data: bytes, max_width: int) -> Picture:
+    """Decode an uploaded picture for image-to-audio.
+
+    With sonogen/Riffusion EXIF tags its parameters are used as they are; a picture
+    without them (drawn, edited, screenshotted) is read in the v1 format: transparent
+    areas count as white (silence) and its height is scaled to the format's 512 bands.
+
+    Raises:
+        SonogenError: not an image, or too wide/tall.
+    """
+    from PIL import Image
+
+    from sonogen.spectrogram.params import DEFAULT_MAX_VALUE, ExifTag, SpectrogramParams
+
+    try:
+        with Image.open(io.BytesIO(data)) as handle:
+            width, height = handle.size
+            if width > max_width or height > MAX_IMAGE_HEIGHT:
+                raise SonogenError(
+                    f"image: {width}x{height} pixels is too large (at most {max_width} wide, {MAX_IMAGE_HEIGHT} high)"
+                )
+            handle.load()
+            image = handle.copy()
+            exif = handle.getexif()
+    except SonogenError:
+        raise
+    except Exception as exc:  # PIL raises many types for non-images and corrupt files
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SonogenError(f"image: cannot read the uploaded picture ({detail})") from None
+    if width < 2 or height < 2:
+        raise SonogenError(f"image: {width}x{height} pixels is too small to hold sound")
+    used_exif = any(int(tag) in exif for tag in ExifTag)
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba)
+    image = image.convert("RGB")
+    if used_exif:
+        target = image.getexif()
+        for tag, value in exif.items():
+            target[tag] = value
+        return Picture(image, True)
+    params = SpectrogramParams()
+    if image.height != params.num_frequencies:
+        image = image.resize((image.width, params.num_frequencies), Image.Resampling.LANCZOS)
+    target = image.getexif()
+    for tag, value in params.to_exif_dict(DEFAULT_MAX_VALUE).items():
+        target[tag] = value
+    return Picture(image, False)
+
+
+def picture_to_clip(data: bytes, max_width: int, audio_format: str) -> tuple[EncodedClip, Picture]:
+    """Decode, reconstruct the sound and encode it with the picture as read (PNG)."""
+    from sonogen.spectrogram.converter import get_converter
+
+    picture = read_picture(data, max_width)
+    wave, rate = get_converter().image_to_audio(picture.image)
+    return encode_clip(wave, rate, picture.image, audio_format, "png"), picture
+
+
+@router.post(
+    "/v1/image-to-audio",
+    summary="A spectrogram picture (with or without EXIF) to sound",
+    responses={200: {"content": {"application/json": {}, "audio/mpeg": {}}}},
+)
+async def image_to_audio(
+    config: ConfigDep,
+    image: Annotated[UploadFile, File(description="PNG/JPEG/WebP spectrogram picture")],
+    format: AudioFormatForm = "flac",
+    response: ResponseForm = "audio",
+) -> Response:
+    from sonogen.spectrogram.params import SpectrogramParams
+
+    data = await _read(image, "image")
+    max_width = SpectrogramParams().width_for_seconds(config.max_long_s)
+    clip, picture = await run_in_threadpool(picture_to_clip, data, max_width, format)
+    body = ImageAudioOut(
+        image=clip.image_uri,
+        audio=clip.audio_uri,
+        duration_s=clip.duration_s,
+        sample_rate=clip.sample_rate,
+        used_exif=picture.used_exif,
+        width=picture.image.width,
+        height=picture.image.height,
+    )
+    return _answer(clip, response, body, "sonogen-image")
+
+
+# --------------------------------------------------------------------------- sample clips
+def clip_starts(total_s: float, seconds: float, *, count: int | None, hop_s: float | None,
+                starts: list[float] | None, seed: int) -> list[float]:
+    """Clip start times in seconds: given ``starts``, every ``hop_s``, or ``count`` random ones (sorted)."""
+    if seconds > total_s:
+        raise SonogenError(f"the upload is {total_s:.2f} s long, shorter than one {seconds:g} s clip")
+    last = total_s - seconds
+    if starts is not None:
+        for s in starts:
+            if not 0 <= s <= last + 1e-6:
+                raise SonogenError(f"starts: {s:g} s does not leave a {seconds:g} s clip (the upload is {total_s:.2f} s)")
+        chosen = [float(s) for s in starts]
+    elif hop_s is not None:
+        chosen = [float(s) for s in np.arange(0.0, last + 1e-9, hop_s)]
+    else:
+        rng = np.random.default_rng(seed)
+        chosen = sorted(float(s) for s in rng.uniform(0.0, last, size=count or 1))
+    if len(chosen) > MAX_CLIPS:
+        raise SonogenError(f"that makes {len(chosen)} clips; at most {MAX_CLIPS} per request")
+    return chosen
+
+
+def _parse_starts(text: str | None) -> list[float] | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        values = [float(part) for part in text.replace(";", ",").split(",") if part.strip()]
+    except ValueError:
+        raise HTTPException(422, "starts: give start times in seconds separated by commas, e.g. 0, 12.5, 30") from None
+    if not values or any(not np.isfinite(v) for v in values):
+        raise HTTPException(422, "starts: give finite start times in seconds")
+    return values
+
+
+def sample_clips(
+    data: bytes, seconds: float, count: int | None, hop_s: float | None, starts: list[float] | None,
+    seed: int, audio_format: str, max_long_s: float,
+) -> SampleClipsOut:
+    from sonogen.audio.io import load_audio
+    from sonogen.audio.ops import cut_clip
+    from sonogen.spectrogram.converter import get_converter
+
+    converter = get_converter()
+    wave, rate = load_audio(data, converter.params.sample_rate)
+    total = wave.shape[1] / rate
+    if total > max_long_s:
+        raise SonogenError(f"the upload is {total:.1f} s long; at most {max_long_s:g} s")
+    clips = []
+    for i, start in enumerate(clip_starts(total, seconds, count=count, hop_s=hop_s, starts=starts, seed=seed)):
+        piece = cut_clip(wave, rate, start, seconds)
+        encoded = encode_clip(piece, rate, converter.audio_to_image(piece, rate), audio_format, "png")
+        clips.append(
+            SampleClipOut(
+                index=i,
+                start_s=round(start, 3),
+                duration_s=encoded.duration_s,
+                audio=encoded.audio_uri,
+                image=encoded.image_uri,
+            )
+        )
+    return SampleClipsOut(source_duration_s=round(total, 3), sample_rate=rate, format=audio_format, clips=clips)
+
+
+@router.post("/v1/sample-clips", response_model=SampleClipsOut, summary="Cut clips out of a long upload, with spectrograms")
+async def sample_clips_route(
+    config: ConfigDep,
+    audio: Annotated[UploadFile, File(description="audio file: wav, flac, ogg, mp3")],
+    seconds: Annotated[float, Form(gt=0.0, description="clip length, s")] = 5.12,
+    count: Annotated[int | None, Form(ge=1, le=MAX_CLIPS, description="this many clips at random starts")] = None,
+    hop_s: Annotated[float | None, Form(gt=0.0, description="a clip every hop_s seconds")] = None,
+    starts: Annotated[str | None, Form(description="start times in seconds, comma-separated")] = None,
+    seed: Annotated[int, Form(ge=0, le=MAX_SEED, description="seed of the random starts")] = 0,
+    format: AudioFormatForm = "flac",
+) -> SampleClipsOut:
+    if seconds > config.max_clip_s:
+        raise HTTPException(422, f"seconds: at most {config.max_clip_s} seconds")
+    chosen = _parse_starts(starts)
+    if sum(x is not None for x in (count, hop_s, chosen)) > 1:
+        raise HTTPException(422, "give one of count, hop_s or starts")
+    data = await _read(audio, "audio")
+    return await run_in_threadpool(
+        sample_clips, data, seconds, count if count is not None else (None if (hop_s or chosen) else 4),
+        hop_s, chosen, seed, format, config.max_long_s,
+    )
+
+
+# --------------------------------------------------------------------------- whole-song transform
+@dataclass
+class Song:
+    """A transformed song: shaped like a one-item ``SonogenOutput`` for the encoder."""
+
+    images: list[Any]
+    waveforms: list[np.ndarray]
+    sample_rate: int
+
+
+def song_fn(wave: np.ndarray, rate: int, options: dict[str, Any]) -> Any:
+    """The worker callable for ``/v1/transform-song``."""
+
+    def run(pipe: Any) -> Song:
+        from sonogen.pipeline.longform import transform_long
+        from sonogen.spectrogram.converter import get_converter
+
+        out, out_rate = transform_long(pipe, wave, rate, progress=False, **options)
+        image = get_converter(pipe.spectrogram_params).audio_to_image(out, out_rate)
+        return Song([image], [out], int(out_rate))
+
+    return run
+
+
+def _decode_song(data: bytes, max_s: float) -> tuple[np.ndarray, int]:
+    from sonogen.audio.io import load_audio
+
+    wave, rate = load_audio(data)
+    total = wave.shape[1] / rate
+    if total > max_s:
+        raise SonogenError(f"the upload is {total:.1f} s long; at most {max_s:g} s")
+    return wave, rate
+
+
+@router.post(
+    "/v1/transform-song",
+    summary="Audio to audio on a whole song: overlapping clips, each transformed, crossfaded back",
+    responses={200: {"content": {"application/json": {}, "audio/mpeg": {}}}},
+)
+async def transform_song(
+    request: Request,
+    engine: EngineDep,
+    config: ConfigDep,
+    audio: Annotated[UploadFile, File(description="audio file: wav, flac, ogg, mp3")],
+    prompt: Annotated[str, Form(min_length=1, max_length=MAX_PROMPT_CHARS)],
+    to_prompt: Annotated[str | None, Form(max_length=MAX_PROMPT_CHARS, description="move to this prompt by the end")] = None,
+    strength: Annotated[float, Form(ge=0.0, le=1.0)] = 0.6,
+    seed: Annotated[int, Form(ge=0, le=MAX_SEED)] = 0,
+    to_seed: Annotated[int | None, Form(ge=0, le=MAX_SEED)] = None,
+    num_inference_steps: Annotated[int | None, Form(ge=1, le=MAX_STEPS)] = None,
+    guidance: Annotated[float | None, Form(ge=0.0, le=MAX_GUIDANCE)] = None,
+    negative_prompt: Annotated[str | None, Form(max_length=MAX_PROMPT_CHARS)] = None,
+    clip_s: Annotated[float, Form(gt=0.0, le=MAX_SONG_CLIP_S, description="clip length, s")] = 5.12,
+    overlap_s: Annotated[float, Form(ge=0.0, description="clips overlap by this much, s")] = 0.2,
+    crossfade_s: Annotated[float | None, Form(ge=0.0, description="crossfade in each overlap (default: all of it)")] = None,
+    format: AudioFormatForm = "mp3",
+    response: ResponseForm = "audio",
+    image_format: Annotated[str, Form(pattern="^(png|jpeg)$")] = "png",
+) -> Response:
+    if overlap_s >= clip_s / 2:
+        raise HTTPException(422, f"overlap_s: must be shorter than half a clip ({clip_s / 2:g} s)")
+    if crossfade_s is not None and crossfade_s > overlap_s:
+        raise HTTPException(422, "crossfade_s: cannot be longer than overlap_s")
+    data = await _read(audio, "audio")
+    wave, rate = await run_in_threadpool(_decode_song, data, config.max_long_s)
+    options = {
+        "prompt": prompt,
+        "to_prompt": to_prompt or None,
+        "to_seed": to_seed,
+        "negative_prompt": negative_prompt or None,
+        "seed": seed,
+        "num_inference_steps": num_inference_steps,
+        "guidance_scale": guidance,
+        "strength": strength,
+        "clip_s": clip_s,
+        "overlap_s": overlap_s,
+        "crossfade_s": crossfade_s,
+    }
+    job = Job(fn=song_fn(wave, rate, options))
+    engine.submit(job)
+    output = await engine.result(job, request.is_disconnected)
+    clip = await run_in_threadpool(encode_first, output, format, image_format)
+    title = f"{prompt} → {to_prompt}" if to_prompt else prompt
+    body = ClipOut(
+        image=clip.image_uri, audio=clip.audio_uri, duration_s=clip.duration_s,
+        sample_rate=clip.sample_rate, seed=seed, prompt=title,
+    )
+    return _answer(clip, response, body, "sonogen-song")
