@@ -1,9 +1,10 @@
-// The Studio page: one-off generations (text, audio, interpolation, long pieces), each
-// shown with its spectrogram picture, a player and a download link.
+// The Studio page: one-off generations (text, audio, interpolation, long pieces, whole
+// songs), pictures played as sound, and clips cut from uploads; each result is shown with
+// its spectrogram picture, a player and download links.
 //
 // Test hook: window.sonogenStudio.results lists {kind, duration_s, prompt} per result.
 
-import { fillSeedImages, postForm, postJson } from "./api.js";
+import { getJson, postForm, postJson } from "./api.js";
 import { encodeWav, bufferChannels } from "./audio.js";
 
 const $ = (id) => document.getElementById(id);
@@ -31,14 +32,7 @@ function extension(format) {
   return { mp3: "mp3", wav: "wav", flac: "flac", ogg: "ogg" }[format] || "mp3";
 }
 
-function addResult(kind, title, answer, format) {
-  const card = document.createElement("article");
-  card.className = "card result";
-  const h = document.createElement("h3");
-  h.textContent = title;
-  const meta = document.createElement("p");
-  meta.className = "hint";
-  meta.textContent = `${kind} · ${answer.duration_s.toFixed(2)} s · ${answer.sample_rate || ""} Hz`;
+function clipNodes(kind, title, answer, format, stem) {
   const img = document.createElement("img");
   img.src = answer.image;
   img.alt = `spectrogram of ${title}`;
@@ -48,23 +42,57 @@ function addResult(kind, title, answer, format) {
   audio.src = answer.audio;
   const link = document.createElement("a");
   link.href = answer.audio;
-  link.download = `sonogen-${kind}-${Date.now()}.${extension(format)}`;
+  link.download = `${stem}.${extension(format)}`;
   link.textContent = "Download";
   link.className = "button";
   const pic = document.createElement("a");
   pic.href = answer.image;
-  pic.download = `sonogen-${kind}-${Date.now()}.png`;
-  pic.textContent = "Spectrogram PNG";
+  pic.download = `${stem}.${answer.image.startsWith("data:image/jpeg") ? "jpg" : "png"}`;
+  pic.textContent = "Spectrogram";
   pic.className = "button secondary";
   const row = document.createElement("div");
   row.className = "actions";
   row.append(audio, link, pic);
-  card.append(h, meta, img, row);
-  $("results").prepend(card);
   studio.results.push({ kind, duration_s: answer.duration_s, prompt: title });
+  return [img, row];
 }
 
-async function run(form, kind, title, call) {
+function addResult(kind, title, answer, format, note = "") {
+  const card = document.createElement("article");
+  card.className = "card result";
+  const h = document.createElement("h3");
+  h.textContent = title;
+  const meta = document.createElement("p");
+  meta.className = "hint";
+  meta.textContent = `${kind} · ${answer.duration_s.toFixed(2)} s · ${answer.sample_rate || ""} Hz${note ? " · " + note : ""}`;
+  card.append(h, meta, ...clipNodes(kind, title, answer, format, `sonogen-${kind}-${Date.now()}`));
+  $("results").prepend(card);
+}
+
+function addClips(fileName, answer) {
+  const card = document.createElement("article");
+  card.className = "card result clips";
+  const h = document.createElement("h3");
+  h.textContent = `${answer.clips.length} clip(s) from ${fileName}`;
+  const meta = document.createElement("p");
+  meta.className = "hint";
+  meta.textContent = `clips · source ${answer.source_duration_s.toFixed(2)} s · ${answer.sample_rate} Hz`;
+  card.append(h, meta);
+  const stem = fileName.replace(/\.[^.]*$/, "") || "clip";
+  for (const clip of answer.clips) {
+    const item = document.createElement("section");
+    item.className = "clip";
+    const label = document.createElement("p");
+    label.className = "clip-title";
+    label.textContent = `#${clip.index + 1} · from ${clip.start_s.toFixed(2)} s · ${clip.duration_s.toFixed(2)} s`;
+    const name = `${stem}-${String(clip.index + 1).padStart(2, "0")}-${clip.start_s.toFixed(2)}s`;
+    item.append(label, ...clipNodes("clip", name, { ...clip, sample_rate: answer.sample_rate }, answer.format, name));
+    card.append(item);
+  }
+  $("results").prepend(card);
+}
+
+async function run(form, kind, title, call, show = null) {
   const button = form.querySelector("button[type=submit]");
   const label = button.textContent;
   button.disabled = true;
@@ -73,7 +101,8 @@ async function run(form, kind, title, call) {
   studio.busy += 1;
   try {
     const answer = await call();
-    addResult(kind, title, answer, text(form, "format") || "mp3");
+    if (show) show(answer);
+    else addResult(kind, title, answer, text(form, "format") || "mp3");
   } catch (err) {
     showError(`${kind}: ${err.message}`);
   } finally {
@@ -98,6 +127,9 @@ function wireText() {
       response: "json",
     };
     if (text(form, "negative_prompt")) body.negative_prompt = text(form, "negative_prompt");
+    if (text(form, "seed_image_id")) body.seed_image_id = text(form, "seed_image_id");
+    if (text(form, "mask_image_id")) body.mask_image_id = text(form, "mask_image_id");
+    if (body.seed_image_id || body.mask_image_id) body.denoising = num(form, "denoising");
     run(form, "text", body.prompt, () => postJson("/v1/generate", body));
   });
 }
@@ -188,6 +220,7 @@ function wireInterp() {
       format: text(form, "format"),
       response: "json",
     };
+    if (text(form, "mask_image_id")) body.mask_image_id = text(form, "mask_image_id");
     const title = `${body.start.prompt} → ${body.end.prompt} (α ${body.alpha.toFixed(2)})`;
     run(form, "interpolate", title, () => postJson("/v1/interpolate", body));
   });
@@ -210,6 +243,130 @@ function wireLong() {
   });
 }
 
+function formWith(form, names) {
+  const data = new FormData();
+  for (const name of names) {
+    const value = form.elements[name].value;
+    if (value !== "") data.append(name, value);
+  }
+  return data;
+}
+
+function wireSong() {
+  const form = $("form-song");
+  form.elements.strength.addEventListener("input", () => {
+    form.elements["strength-out"].value = Number(form.elements.strength.value).toFixed(2);
+  });
+  form.elements.overlap_s.addEventListener("input", () => {
+    // the crossfade fits inside the overlap
+    const overlap = Number(form.elements.overlap_s.value);
+    if (Number(form.elements.crossfade_s.value) > overlap) form.elements.crossfade_s.value = String(overlap);
+    form.elements.crossfade_s.max = String(overlap);
+  });
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const file = form.elements.audio.files[0];
+    if (!file) {
+      showError("whole song: choose an audio file first");
+      return;
+    }
+    const data = formWith(form, ["prompt", "to_prompt", "seed", "to_seed", "strength", "clip_s", "overlap_s",
+      "crossfade_s", "num_inference_steps", "format"]);
+    data.append("audio", file, file.name);
+    data.append("response", "json");
+    const title = text(form, "to_prompt") ? `${text(form, "prompt")} → ${text(form, "to_prompt")}` : text(form, "prompt");
+    run(form, "song", `${file.name}: ${title}`, () => postForm("/v1/transform-song", data));
+  });
+}
+
+function wireImage() {
+  const form = $("form-image");
+  const preview = $("image-preview");
+  form.elements.image.addEventListener("change", () => {
+    const file = form.elements.image.files[0];
+    if (preview.src) URL.revokeObjectURL(preview.src);
+    preview.hidden = !file;
+    if (file) preview.src = URL.createObjectURL(file);
+  });
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const file = form.elements.image.files[0];
+    if (!file) {
+      showError("image → audio: choose a picture first");
+      return;
+    }
+    const data = formWith(form, ["format"]);
+    data.append("image", file, file.name);
+    data.append("response", "json");
+    run(form, "image", file.name, () => postForm("/v1/image-to-audio", data), (answer) => {
+      const how = answer.used_exif ? "settings from the picture's EXIF" : `no EXIF: read as the standard format (${answer.width}×${answer.height})`;
+      addResult("image", file.name, answer, text(form, "format"), how);
+    });
+  });
+}
+
+function wireClips() {
+  const form = $("form-clips");
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const file = form.elements.audio.files[0];
+    if (!file) {
+      showError("sample clips: choose an audio file first");
+      return;
+    }
+    const starts = text(form, "starts");
+    const data = formWith(form, starts ? ["seconds", "starts", "format"] : ["seconds", "count", "seed", "format"]);
+    data.append("audio", file, file.name);
+    run(form, "clips", file.name, () => postForm("/v1/sample-clips", data), (answer) => addClips(file.name, answer));
+  });
+}
+
+// Built-in seed images and masks, chosen by picture: each .picker fills the hidden input named by data-for.
+async function buildPickers() {
+  let ids = { seed_image_ids: ["og_beat"], mask_image_ids: [] };
+  try {
+    ids = await getJson("/v1/seed-images");
+  } catch (err) {
+    showError(`seed images: ${err.message}`);
+  }
+  for (const picker of document.querySelectorAll(".picker")) {
+    const input = picker.closest("form").elements[picker.dataset.for];
+    const options = picker.dataset.kind === "mask" ? ids.mask_image_ids : ids.seed_image_ids;
+    const choices = picker.dataset.none ? ["", ...options] : options;
+    const buttons = choices.map((id) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "pick";
+      button.setAttribute("role", "radio");
+      button.dataset.id = id;
+      button.title = id || picker.dataset.none;
+      if (id) {
+        const img = document.createElement("img");
+        img.src = `/v1/seed-images/${encodeURIComponent(id)}`;
+        img.alt = "";
+        button.append(img);
+      } else {
+        const blank = document.createElement("span");
+        blank.className = "pick-none";
+        blank.textContent = "∅";
+        button.append(blank);
+      }
+      const caption = document.createElement("span");
+      caption.className = "pick-caption";
+      caption.textContent = (id || picker.dataset.none).replace(/^mask_/, "").replaceAll("_", " ");
+      button.append(caption);
+      button.addEventListener("click", () => choose(id));
+      return button;
+    });
+    const choose = (id) => {
+      input.value = id;
+      for (const b of buttons) b.setAttribute("aria-checked", String(b.dataset.id === id));
+    };
+    picker.replaceChildren(...buttons);
+    choose(choices.includes(input.value) ? input.value : choices[0]);
+  }
+}
+
 function wireTabs() {
   const tabs = document.querySelectorAll("[role=tab]");
   const select = (name) => {
@@ -218,8 +375,12 @@ function wireTabs() {
     history.replaceState(null, "", `#${name}`);
   };
   for (const t of tabs) t.addEventListener("click", () => select(t.dataset.tab));
-  const wanted = location.hash.slice(1);
-  if ([...tabs].some((t) => t.dataset.tab === wanted)) select(wanted);
+  const fromHash = () => {
+    const wanted = location.hash.slice(1);
+    if ([...tabs].some((t) => t.dataset.tab === wanted)) select(wanted);
+  };
+  window.addEventListener("hashchange", fromHash); // links and back/forward between tabs
+  fromHash();
   studio.selectTab = select;
 }
 
@@ -228,6 +389,9 @@ wireText();
 wireAudio();
 wireInterp();
 wireLong();
-fillSeedImages($("form-interp").elements.seed_image_id, "og_beat").then(() => {
+wireSong();
+wireImage();
+wireClips();
+buildPickers().then(() => {
   studio.ready = true;
 });
