@@ -197,6 +197,7 @@ def _load_folder(folder: Path, dtype: torch.dtype) -> SonogenPipeline:
     except Exception as exc:  # any failure here is a bad checkpoint: say which and why
         raise SonogenError(f"cannot load checkpoint folder {folder}: {_first_line(exc)}") from None
     pipe.spectrogram_params = read_spectrogram_params(folder)
+    pipe.sampling_defaults = read_sampling_defaults(folder)
     return _checked(pipe, str(folder))
 
 
@@ -229,9 +230,7 @@ def check_folder(folder: Path) -> None:
         for file in weights:
             if file.suffix == ".safetensors":
                 _check_safetensors(file)
-    for name in ("spectrogram.json", "sampling.json"):
-        if (folder / name).is_file():
-            _read_json(folder / name)
+    # spectrogram.json and sampling.json are read (and their problems named) by their own readers
 
 
 def _read_json(file: Path) -> Any:
