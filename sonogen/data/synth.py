@@ -778,12 +778,31 @@ def make_caption(st: Style, tempo: int, key: str, instruments: list[str], mood: 
 # ----------------------------------------------------------------------------- rendering
 
 
+def bundled_soundfont() -> Path | None:
+    """The TimGM6mb General MIDI SoundFont that the ``pretty_midi`` wheel (a dependency) ships.
+
+    Found without importing ``pretty_midi``; None when the package or the file is absent.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("pretty_midi")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        font = Path(folder) / "TimGM6mb.sf2"
+        if font.is_file():
+            return font
+    return None
+
+
 def find_soundfont(path: str | os.PathLike[str] | None = None) -> Path:
-    """The SoundFont to render with: ``path``, ``$SONOGEN_SOUNDFONT``, or a Debian GM font.
+    """The SoundFont to render with: ``path``, ``$SONOGEN_SOUNDFONT``, the TimGM6mb font
+    that the ``pretty_midi`` dependency ships (the same everywhere, so a seed renders the
+    same bytes on every machine), or a Debian GM font.
 
     Raises:
         SonogenError: the given file is missing, or no GM SoundFont is installed (the
-            message names the Debian package to install).
+            message says how to get one).
     """
     if path is not None:
         p = Path(path)
@@ -795,12 +814,15 @@ def find_soundfont(path: str | os.PathLike[str] | None = None) -> Path:
         if not Path(env).is_file():
             raise SonogenError(f"${SOUNDFONT_ENV} names a missing SoundFont: {env}")
         return Path(env)
+    bundled = bundled_soundfont()
+    if bundled is not None:
+        return bundled
     for candidate in SOUNDFONT_CANDIDATES:
         if Path(candidate).is_file():
             return Path(candidate)
     raise SonogenError(
-        "no General MIDI SoundFont found; install one with "
-        f"`apt-get install {SOUNDFONT_PACKAGE}` (or scripts/install-soundfont.sh) or pass --soundfont PATH"
+        "no General MIDI SoundFont found; `pip install pretty_midi` (it ships TimGM6mb), "
+        f"`apt-get install {SOUNDFONT_PACKAGE}`, or pass --soundfont PATH"
     )
 
 
@@ -823,7 +845,12 @@ def render(comp: Composition, soundfont: str | os.PathLike[str] | None = None,
     for channel, (bank, preset) in sorted(comp.programs.items()):
         drums = channel == DRUM_CHANNEL
         if synth.sfpreset_name(sfid, bank, preset) is None:
-            bank, preset = (128, 0) if drums else (0, 0)  # fall back to the standard kit / piano
+            # the caption names this instrument: playing another one would mislabel the clip
+            wanted = KIT_NAMES.get(preset, "drum kit") if drums else PROGRAM_NAMES.get(preset, f"program {preset}")
+            raise SonogenError(
+                f"SoundFont {font} has no preset for {wanted} (bank {bank}, preset {preset}); "
+                "use a complete General MIDI SoundFont such as TimGM6mb"
+            )
         synth.program_select(channel, sfid, bank, preset, is_drums=drums)
         synth.control_change(channel, 7, int(comp.volumes.get(channel, 100)))
         synth.control_change(channel, 10, int(comp.pans.get(channel, 64)))

@@ -81,12 +81,40 @@ def test_corpus_same_seed_same_bytes(tmp_path: Path) -> None:
 def test_missing_soundfont_names_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(synth, "SOUNDFONT_CANDIDATES", (str(tmp_path / "none.sf2"),))
+    monkeypatch.setattr(synth, "bundled_soundfont", lambda: None)
     monkeypatch.delenv(synth.SOUNDFONT_ENV, raising=False)
     assert main(["synth-corpus", str(tmp_path / "o"), "--clips", "1", "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "timgm6mb-soundfont" in err
+    assert len(err.splitlines()) == 1 and "timgm6mb-soundfont" in err and "pretty_midi" in err
     assert main(["synth-corpus", str(tmp_path / "o"), "--clips", "1", "--soundfont", str(tmp_path / "x.sf2")]) == 2
     assert "SoundFont not found" in capsys.readouterr().err
+
+
+def test_the_pip_dependency_provides_the_soundfont(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pretty_midi's wheel ships TimGM6mb: the README's install alone can render (no apt)."""
+    monkeypatch.setattr(synth, "SOUNDFONT_CANDIDATES", ())
+    monkeypatch.delenv(synth.SOUNDFONT_ENV, raising=False)
+    font = synth.find_soundfont()
+    assert font.name == "TimGM6mb.sf2" and "pretty_midi" in font.parts and font.stat().st_size > 5_000_000
+
+
+def test_a_missing_preset_fails_instead_of_mislabelling(tmp_path: Path) -> None:
+    """A font without the captioned instrument must not silently play piano under that caption."""
+    import tinysoundfont
+
+    comp = synth.compose("rock", 3, seconds=0.5)
+    real = tinysoundfont.Synth.sfpreset_name
+
+    def without_guitars(self, sfid, bank, preset):  # type: ignore[no-untyped-def]
+        return None if bank == 0 and 24 <= preset <= 31 else real(self, sfid, bank, preset)
+
+    guitar = any(bank == 0 and 24 <= p <= 31 for bank, p in comp.programs.values())
+    assert guitar, "the rock clip should have a guitar part"
+    import unittest.mock
+
+    with unittest.mock.patch.object(tinysoundfont.Synth, "sfpreset_name", without_guitars):
+        with pytest.raises(SonogenError, match="has no preset for .*guitar"):
+            synth.render(comp)
 
 
 def test_bad_clip_count_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
