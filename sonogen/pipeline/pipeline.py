@@ -204,7 +204,7 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
         for i, req in enumerate(requests):
             if not 0.0 <= req.alpha <= 1.0 or math.isnan(req.alpha):
                 raise SonogenError(f"alpha must be in [0, 1], got {req.alpha}")
-            if req.num_inference_steps < 1:
+            if req.num_inference_steps is not None and req.num_inference_steps < 1:
                 raise SonogenError(f"num_inference_steps must be >= 1, got {req.num_inference_steps}")
             strength = float(lerp(req.start.denoising, req.end.denoising, req.alpha))
             key = (req.num_inference_steps, req.seed_image_id, req.mask_image_id, strength)

@@ -36,7 +36,7 @@ class InferenceInput:
     start: PromptInput
     end: PromptInput
     alpha: float
-    num_inference_steps: int = 50
+    num_inference_steps: int | None = None  # None: the pipeline's default_steps
     seed_image_id: str = "og_beat"
     mask_image_id: str | None = None
 

@@ -20,7 +20,14 @@ from sonogen.server.encode import EncodedClip, encode_output
 from sonogen.server.engine import Job
 from sonogen.server.schemas import GenerateIn, InferenceIn, LongIn, PromptIn
 
-WIDTH_STEP = 8  # latent downsampling: image widths are multiples of 8 pixels
+#: Image width step for pipelines that do not say (SD 1.x's 8x VAE).
+WIDTH_STEP = 8
+
+
+def width_step(pipe: Any) -> int:
+    """Pixels per latent column: image widths are multiples of it (the VAE's factor: 8, or 16...)."""
+    step = getattr(pipe, "vae_scale_factor", WIDTH_STEP)
+    return int(step) if isinstance(step, int) and step > 0 else WIDTH_STEP
 
 
 def pipeline_params(pipe: Any) -> Any:
@@ -35,11 +42,12 @@ def pipeline_params(pipe: Any) -> Any:
 
 
 def width_for(pipe: Any, seconds: float | None) -> int:
-    """Image width (pixels, multiple of 8, >= 8) for a clip of ``seconds`` (None: 512)."""
+    """Image width (pixels, a multiple of the VAE factor, at least one step) for ``seconds`` (None: 512)."""
     if seconds is None:
         return 512
+    step = width_step(pipe)
     width = int(pipeline_params(pipe).width_for_seconds(seconds))
-    return max(WIDTH_STEP, int(round(width / WIDTH_STEP)) * WIDTH_STEP)
+    return max(step, int(round(width / step)) * step)
 
 
 def _prompt_input(p: PromptIn) -> Any:
@@ -95,7 +103,7 @@ def generate_fn(body: GenerateIn) -> Callable[[Any], Any]:
             negative_prompt=body.negative_prompt,
             seed=body.seed,
             num_inference_steps=body.num_inference_steps,
-            guidance_scale=float(body.guidance),
+            guidance_scale=body.guidance,
             width=width,
             init_image=init_image,
             strength=float(body.denoising),
@@ -129,10 +137,12 @@ def upload_to_image(pipe: Any, data: bytes, offset_s: float, duration_s: float |
     limit = duration_s if duration_s is not None else max_s
     length = min(length, int(round(min(limit, max_s) * rate)))
     clip = np.ascontiguousarray(wave[:, start : start + length])
-    if clip.shape[-1] < params.samples_for_width(WIDTH_STEP):
-        raise SonogenError("the uploaded audio is too short: send at least 0.1 s")
+    step = width_step(pipe)
+    if clip.shape[-1] < params.samples_for_width(step):
+        shortest = params.samples_for_width(step) / params.sample_rate
+        raise SonogenError(f"the uploaded audio is too short: send at least {shortest:.2f} s")
     image = get_converter(params).audio_to_image(clip, rate)
-    width = (image.width // WIDTH_STEP) * WIDTH_STEP
+    width = (image.width // step) * step
     return image.crop((0, 0, width, image.height))
 
 
@@ -141,8 +151,8 @@ def transform_fn(
     prompt: str,
     strength: float,
     seed: int,
-    num_inference_steps: int,
-    guidance: float,
+    num_inference_steps: int | None,
+    guidance: float | None,
     negative_prompt: str | None,
 ) -> Callable[[Any], Any]:
     """The worker callable for ``/v1/transform`` (img2img from the upload's spectrogram)."""
@@ -153,7 +163,7 @@ def transform_fn(
             negative_prompt=negative_prompt,
             seed=seed,
             num_inference_steps=num_inference_steps,
-            guidance_scale=float(guidance),
+            guidance_scale=guidance,
             width=init_image.width,
             init_image=init_image,
             strength=float(strength),
@@ -189,7 +199,7 @@ def long_fn(body: LongIn) -> Callable[[Any], Any]:
             negative_prompt=body.negative_prompt,
             seed=body.seed,
             num_inference_steps=body.num_inference_steps,
-            guidance_scale=float(body.guidance),
+            guidance_scale=body.guidance,
             transition_s=min(5.0, each),
             progress=False,
         )

@@ -90,7 +90,9 @@ class InferenceIn(BuiltinIds):
     model_config = ConfigDict(extra="ignore")
 
     alpha: float = Field(ge=0.0, le=1.0, description="0 = fully start, 1 = fully end")
-    num_inference_steps: int = Field(50, ge=1, le=MAX_STEPS)
+    num_inference_steps: int | None = Field(
+        None, ge=1, le=MAX_STEPS, description="denoising steps; default: the model's recommended number (50 when it names none)"
+    )
     seed_image_id: str = "og_beat"
     mask_image_id: str | None = None
     start: PromptIn
@@ -117,8 +119,12 @@ class GenerateIn(OutputOptions, BuiltinIds):
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
     negative_prompt: str | None = Field(None, max_length=MAX_PROMPT_CHARS)
     seed: int = Field(0, ge=0, le=MAX_SEED)
-    num_inference_steps: int = Field(50, ge=1, le=MAX_STEPS)
-    guidance: float = Field(7.0, ge=0.0, le=MAX_GUIDANCE)
+    num_inference_steps: int | None = Field(
+        None, ge=1, le=MAX_STEPS, description="denoising steps; default: the model's recommended number (50 when it names none)"
+    )
+    guidance: float | None = Field(
+        None, ge=0.0, le=MAX_GUIDANCE, description="guidance scale; default: the model's recommended one (7.0 when it names none)"
+    )
     duration_s: float | None = Field(
         None, gt=0.0, le=60.0, description="clip length in seconds (rounded to the model's width step)"
     )
@@ -136,8 +142,12 @@ class LongIn(OutputOptions):
     prompts: list[str] = Field(min_length=1, max_length=16)
     duration_s: float = Field(20.0, gt=0.0, le=300.0)
     seed: int = Field(0, ge=0, le=MAX_SEED)
-    num_inference_steps: int = Field(30, ge=1, le=MAX_STEPS)
-    guidance: float = Field(7.0, ge=0.0, le=MAX_GUIDANCE)
+    num_inference_steps: int | None = Field(
+        None, ge=1, le=MAX_STEPS, description="denoising steps; default: the model's recommended number (50 when it names none)"
+    )
+    guidance: float | None = Field(
+        None, ge=0.0, le=MAX_GUIDANCE, description="guidance scale; default: the model's recommended one (7.0 when it names none)"
+    )
     negative_prompt: str | None = Field(None, max_length=MAX_PROMPT_CHARS)
 
     @field_validator("prompts")

@@ -294,3 +294,19 @@ def test_cors_is_off_by_default_and_configurable(client: TestClient, tiny_pipe: 
         assert allowed.headers["access-control-allow-origin"] == "http://example.test"
         denied = other.options("/run_inference/", headers={**preflight, "Origin": "http://evil.test"})
         assert "access-control-allow-origin" not in denied.headers
+
+
+def test_width_step_follows_the_vae_factor() -> None:
+    """A 16x VAE (the default model's) needs widths in steps of 16, not SD 1.x's 8."""
+    from types import SimpleNamespace
+
+    from sonogen.server.jobs import width_for, width_step
+    from sonogen.spectrogram.params import SpectrogramParams
+
+    sd, small = SimpleNamespace(vae_scale_factor=8), SimpleNamespace(vae_scale_factor=16)
+    for pipe in (sd, small):
+        pipe.spectrogram_params = SpectrogramParams()
+    assert (width_step(sd), width_step(small)) == (8, 16)
+    assert width_for(sd, 1.0) == 104 and width_for(small, 1.0) == 96  # 100 px rounded to the step
+    assert width_for(small, 0.01) == 16  # never below one latent column
+    assert width_step(object()) == 8  # pipelines that do not say are SD 1.x
