@@ -307,6 +307,6 @@ def test_width_step_follows_the_vae_factor() -> None:
     for pipe in (sd, small):
         pipe.spectrogram_params = SpectrogramParams()
     assert (width_step(sd), width_step(small)) == (8, 16)
-    assert width_for(sd, 1.0) == 104 and width_for(small, 1.0) == 96  # 100 px rounded to the step
+    assert width_for(sd, 1.2) == 120 and width_for(small, 1.2) == 128  # 120 px rounded to the step
     assert width_for(small, 0.01) == 16  # never below one latent column
     assert width_step(object()) == 8  # pipelines that do not say are SD 1.x
