@@ -322,7 +322,7 @@ def run_batch(args: argparse.Namespace, load: Any, max_single_s: float) -> int:
     from tqdm import tqdm
 
     from sonogen.audio.io import save_audio
-    from sonogen.cli.convert import save_image_atomic
+    from sonogen.cli.common import save_image_atomic
 
     source, outdir_text = args.batch
     plan = read_batch(source, args)

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from sonogen.cli.convert import positive_float, positive_int
+from sonogen.argtypes import positive_float, positive_int
 from sonogen.errors import SonogenError
 
 #: Longest clip drawn as one image; longer pieces are made by continuation.
@@ -124,7 +124,7 @@ def register(subparsers: Any) -> None:
 def _check_outputs(args: argparse.Namespace) -> None:
     """Fail on bad output paths before any model is loaded."""
     from sonogen.audio.io import format_for
-    from sonogen.cli.convert import check_image_path
+    from sonogen.cli.common import check_image_path
 
     format_for(args.output)
     if args.image:
@@ -155,7 +155,7 @@ def _load_input_audio(path: str) -> tuple[Any, int]:
 
 def _write(args: argparse.Namespace, wave: Any, rate: int, image: Any = None) -> None:
     from sonogen.audio.io import save_audio
-    from sonogen.cli.convert import save_image_atomic
+    from sonogen.cli.common import save_image_atomic
 
     save_audio(args.output, wave, rate)
     if args.image and image is not None:
