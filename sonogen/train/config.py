@@ -48,11 +48,13 @@ is learnt from the captions before both. With ``--resume`` a finished stage 1 is
 
 from __future__ import annotations
 
+import argparse
 import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from sonogen.argtypes import positive_float, positive_int
 from sonogen.errors import SonogenError
 
 DEFAULT_MODEL: dict[str, dict[str, Any]] = {
@@ -114,41 +116,101 @@ def _check_model(cfg: dict[str, dict[str, Any]]) -> None:
         raise SonogenError("scheduler.prediction_type must be 'epsilon' or 'v_prediction'")
 
 
+def _option(default: Any = None, help: str = "", *, factory: Any = None, **cli: Any) -> Any:
+    """A :class:`TrainConfig` field: its default, its ``--help`` text and any argparse extras.
+
+    ``cli`` may hold ``flag`` (default ``--name-with-dashes``), ``type``, ``metavar``,
+    ``choices``, ``required``, ``group`` (fields sharing a group are a required either-or)
+    and ``cli=False`` for settings the command line does not offer.
+    """
+    meta = {"help": help, **cli}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
 @dataclass
 class TrainConfig:
-    """Everything ``sonogen train`` needs; CLI flags map one to one onto these fields."""
+    """Everything ``sonogen train`` needs. Each field is one ``sonogen train`` option:
+    :meth:`add_arguments` builds the parser from these fields and :meth:`from_args` reads it back."""
 
-    dataset: str = ""  # folder with metadata.jsonl + spectrogram images (sonogen build-dataset)
-    output: str = ""  # output folder: final model (diffusers layout) or LoRA, logs, checkpoints
-    checkpoint: str | None = None  # SD 1.x / sonogen checkpoint to fine-tune (folder or .safetensors)
-    model_config: str | None = None  # model.json for from-scratch training (instead of checkpoint)
-    lora: bool = False  # train a LoRA adapter on the UNet attention instead of the full UNet
-    lora_rank: int = 8  # LoRA rank r
-    lora_alpha: int = 8  # LoRA scale numerator (effective scale alpha / r)
-    train_text_encoder: bool = False  # also train the text encoder (always on from scratch)
-    max_steps: int = 1000  # optimiser steps of the (UNet) stage
-    batch_size: int = 4  # images per device per step
-    gradient_accumulation: int = 1  # micro-batches summed per optimiser step
-    learning_rate: float = 1e-5  # peak learning rate (LoRA and from scratch like ~1e-4)
-    lr_warmup_steps: int = 0  # linear warm-up steps, then constant
-    weight_decay: float = 1e-2  # AdamW weight decay
-    max_grad_norm: float = 1.0  # gradient clipping norm (0 disables)
-    mixed_precision: str = "no"  # "no", "fp16" or "bf16" (accelerate)
-    gradient_checkpointing: bool = False  # recompute activations to save memory
-    ema: bool = False  # keep an exponential moving average of trained weights and save it
-    ema_decay: float = 0.999  # EMA decay per step
-    caption_dropout: float = 0.1  # probability of training on the empty caption (for CFG)
-    resolution: int | None = None  # crop width in pixels (random time offset); None: whole image width
-    seed: int = 0  # seed for data order, noise and validation
-    num_workers: int = 0  # DataLoader worker processes
-    checkpoint_every: int = 500  # save a resumable state every N steps (0: only at the end)
-    keep_checkpoints: int = 2  # how many resumable states to keep
-    resume: bool = False  # continue from the newest state in OUTPUT/checkpoints
-    validation_every: int = 0  # render validation clips every N steps (0: only at the end)
-    validation_prompts: list[str] = field(default_factory=list)  # prompts; default: 2 dataset captions
-    validation_steps: int = 20  # inference steps of validation clips
-    log_every: int = 1  # write a loss row every N steps
-    progress: bool = True  # show a progress bar
+    dataset: str = _option("", "folder with metadata.jsonl and images (sonogen build-dataset)", required=True)
+    output: str = _option("", "output folder (model or LoRA, logs, checkpoints)", required=True)
+    checkpoint: str | None = _option(None, "model to fine-tune (diffusers folder or .safetensors)", group="base")
+    model_config: str | None = _option(
+        None, "model.json for training from scratch (see sonogen/train/configs/tiny.json)",
+        flag="--config", metavar="MODEL_JSON", group="base")
+    lora: bool = _option(False, "train a LoRA adapter on the UNet attention")
+    lora_rank: int = _option(8, "LoRA rank r", type=positive_int)
+    lora_alpha: int = _option(8, "LoRA scale numerator (effective scale alpha / r)", type=positive_int)
+    train_text_encoder: bool = _option(False, "also fine-tune the text encoder (always on from scratch)")
+    max_steps: int = _option(1000, "optimiser steps of the (UNet) stage", type=positive_int)
+    batch_size: int = _option(4, "images per device per step", type=positive_int)
+    gradient_accumulation: int = _option(1, "micro-batches summed per optimiser step", type=positive_int)
+    learning_rate: float | None = _option(
+        None, "peak learning rate; default 1e-5 for full fine-tuning, 1e-4 for LoRA and from scratch",
+        type=positive_float)
+    lr_warmup_steps: int = _option(0, "linear warm-up steps, then constant")
+    weight_decay: float = _option(1e-2, "AdamW weight decay", cli=False)
+    max_grad_norm: float = _option(1.0, "gradient clipping norm (0 disables)", cli=False)
+    mixed_precision: str = _option("no", "mixed precision (accelerate)", choices=("no", "fp16", "bf16"))
+    gradient_checkpointing: bool = _option(False, "recompute activations to save memory")
+    ema: bool = _option(False, "save an exponential moving average of the weights")
+    ema_decay: float = _option(0.999, "EMA decay per step")
+    caption_dropout: float = _option(0.1, "empty-caption probability for CFG (0.1)")
+    resolution: int | None = _option(
+        None, "random time crop of this many columns (multiple of 8); default: whole width",
+        type=positive_int, metavar="PX")
+    seed: int = _option(0, "seed for data order, noise and validation")
+    num_workers: int = _option(0, "DataLoader workers")
+    checkpoint_every: int = _option(500, "resumable state every N steps (0: only at the end)", metavar="N")
+    keep_checkpoints: int = _option(2, "how many resumable states to keep", type=positive_int)
+    resume: bool = _option(False, "continue from the newest state in OUTPUT/checkpoints")
+    validation_every: int = _option(0, "render validation clips every N steps (always at the end)", metavar="N")
+    validation_prompts: list[str] = _option(
+        help="prompt for validation clips (repeatable; default: two dataset captions)", factory=list,
+        flag="--validation-prompt")
+    validation_steps: int = _option(20, "inference steps of validation clips", type=positive_int)
+    log_every: int = _option(1, "write a loss row every N steps", cli=False)
+    progress: bool = _option(True, "no progress bar", flag="--no-progress")
+
+    def __post_init__(self) -> None:
+        if self.learning_rate is None:
+            self.learning_rate = 1e-5 if self.checkpoint and not self.lora else 1e-4
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """Add one option per field (those with ``cli=False`` excepted) to ``parser``."""
+        groups: dict[str, Any] = {}
+        for f in fields(cls):
+            meta = dict(f.metadata)
+            if not meta.pop("cli", True):
+                continue
+            flag = meta.pop("flag", "--" + f.name.replace("_", "-"))
+            kw: dict[str, Any] = {"dest": f.name, **meta}
+            group = kw.pop("group", None)
+            if f.type in ("bool", bool):
+                kw["action"] = "store_false" if f.default else "store_true"
+            elif f.name == "validation_prompts":
+                kw.update(action="append", default=None)
+            else:
+                base = str(f.type).removesuffix(" | None")
+                kw.setdefault("type", {"int": int, "float": float}.get(base, str))
+                if not kw.get("required"):
+                    kw["default"] = f.default
+            target = parser
+            if group is not None:
+                if group not in groups:
+                    groups[group] = parser.add_mutually_exclusive_group(required=True)
+                target = groups[group]
+            target.add_argument(flag, **kw)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> TrainConfig:
+        """The config that :meth:`add_arguments`' options parsed into ``args``."""
+        values = {f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)}
+        values["validation_prompts"] = list(values.get("validation_prompts") or [])
+        return cls(**values)
 
     def check(self) -> None:
         """Raise :class:`SonogenError` for contradictory or out-of-range settings."""
@@ -169,7 +231,9 @@ class TrainConfig:
             raise SonogenError(f"--ema-decay must be in (0, 1), got {self.ema_decay}")
         if self.mixed_precision not in ("no", "fp16", "bf16"):
             raise SonogenError(f"--mixed-precision must be no, fp16 or bf16, got {self.mixed_precision}")
-        if self.learning_rate <= 0:
+        if self.checkpoint_every < 0 or self.validation_every < 0:
+            raise SonogenError("--checkpoint-every and --validation-every must be >= 0")
+        if self.learning_rate is None or self.learning_rate <= 0:
             raise SonogenError(f"--learning-rate must be positive, got {self.learning_rate}")
         if self.resolution is not None and (self.resolution < 8 or self.resolution % 8):
             raise SonogenError(f"--resolution must be a positive multiple of 8, got {self.resolution}")

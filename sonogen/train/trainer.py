@@ -17,10 +17,12 @@ Runs unchanged on one CPU, one GPU or several GPUs under ``accelerate launch``.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import math
+import logging
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,8 @@ CHECKPOINTS = "checkpoints"
 VAE_STAGE = "stage1-vae"
 LORA_WEIGHTS = "pytorch_lora_weights.safetensors"
 LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -63,12 +67,14 @@ class TrainResult:
 
 
 class LossLog:
-    """Appends rows to ``loss.jsonl`` and redraws ``loss.png`` (main process only)."""
+    """Appends rows to ``loss.jsonl`` and redraws ``loss.png`` (main process only; the picture
+    needs matplotlib, the optional ``plot`` extra)."""
 
     def __init__(self, folder: Path, enabled: bool) -> None:
         self.path = folder / "loss.jsonl"
         self.picture = folder / "loss.png"
         self.enabled = enabled
+        self.no_plot = False  # set when matplotlib (the "plot" extra) is missing
 
     def write(self, **row: Any) -> None:
         if self.enabled:
@@ -82,10 +88,15 @@ class LossLog:
 
     def plot(self) -> None:
         """Draw the training loss per stage (raw and smoothed) and the fixed-batch eval loss."""
-        if not self.enabled:
+        if not self.enabled or self.no_plot:
             return
-        import matplotlib
-
+        try:
+            import matplotlib
+        except ImportError:
+            self.no_plot = True  # say it once per run
+            logger.warning("%s not drawn: matplotlib is not installed (pip install 'sonogen[plot]'); "
+                           "the losses are in %s", self.picture.name, self.path)
+            return
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
@@ -213,18 +224,90 @@ def train_vae(vae: Any, loader: Any, accelerator: Any, cfg: dict[str, Any], log:
 
 def train(cfg: TrainConfig) -> TrainResult:
     """Run a training job as :class:`TrainConfig` describes; see the module docstring."""
-    from accelerate import Accelerator
-    from accelerate.utils import ProjectConfiguration, set_seed
-    from diffusers import DDPMScheduler
-    from diffusers.optimization import get_scheduler
     from tqdm import tqdm
-
-    from sonogen.data.dataset import read_dataset
-    from sonogen.train.data import SpectrogramImages, collate, inspect_images
 
     cfg.check()
     started = time.time()
     out = Path(cfg.output)
+    data = _read_data(cfg, out)
+    accelerator, log = _start(cfg, out, resuming=data.previous is not None)
+    run = _setup(cfg, data, accelerator, log, out)
+    step = _resume(run, data.previous, log)
+    probe = _FixedBatch(cfg, data)
+    first_eval = probe.measure(run, log, step) if accelerator.is_main_process else None
+
+    bar = tqdm(total=cfg.max_steps, initial=step, desc=f"training ({run.kind})",
+               disable=not (cfg.progress and accelerator.is_main_process))
+    clock = time.time()
+    batches = _endless(run.loader)
+    while step < cfg.max_steps:
+        loss = _training_step(cfg, run, next(batches))
+        if not accelerator.sync_gradients:
+            continue  # a micro-batch of gradient accumulation
+        step += 1
+        if run.ema is not None:
+            run.ema.step(run.trainable)
+        mean_loss = float(accelerator.gather(loss.detach()[None]).mean().item())
+        bar.update()
+        bar.set_postfix(loss=f"{mean_loss:.4f}")
+        if step % cfg.log_every == 0:
+            log.write(stage="unet", step=step, loss=mean_loss, lr=run.lr_scheduler.get_last_lr()[0],
+                      time_s=round(time.time() - clock, 3))
+        if step >= cfg.max_steps:
+            break
+        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+            _save_state(accelerator, out, step, cfg.keep_checkpoints)
+            log.plot()
+        if cfg.validation_every and step % cfg.validation_every == 0:
+            _validate_now(cfg, run, data, probe, log, step, out)
+    bar.close()
+    accelerator.wait_for_everyone()
+
+    last_eval = _finish(cfg, run, data, probe, log, step, out)
+    accelerator.end_training()
+    return TrainResult(out, step, first_eval, last_eval, run.kind, time.time() - started,
+                       accelerator.is_main_process)
+
+
+# ----------------------------------------------------------------------------- the steps of train()
+
+
+@dataclass
+class _Data:
+    """The dataset as training sees it."""
+
+    rows: list[dict[str, Any]]
+    params: Any  # SpectrogramParams of the images
+    height: int
+    width: int  # training width in pixels (the crop)
+    previous: Path | None  # the newest resumable state of an earlier run, if any
+
+
+@dataclass
+class _Run:
+    """Everything the loop touches, prepared by accelerate (see :func:`_setup`)."""
+
+    kind: str  # "full", "lora" or "scratch"
+    accelerator: Any
+    unet: Any
+    vae: Any
+    text_encoder: Any
+    tokenizer: Any
+    scheduler: Any  # the scheduler saved with the model
+    noise_scheduler: Any  # DDPM, for adding noise in training
+    train_text: bool
+    trainable: list[torch.nn.Parameter]
+    optimizer: Any
+    lr_scheduler: Any
+    loader: Any
+    ema: Any  # diffusers EMAModel or None
+
+
+def _read_data(cfg: TrainConfig, out: Path) -> _Data:
+    """Read the dataset and its format; refuse an output folder an earlier run owns without --resume."""
+    from sonogen.data.dataset import read_dataset
+    from sonogen.train.data import inspect_images
+
     if out.exists() and not out.is_dir():
         raise SonogenError(f"output exists and is not a folder: {cfg.output}")
     rows = read_dataset(cfg.dataset)
@@ -233,10 +316,16 @@ def train(cfg: TrainConfig) -> TrainResult:
         raise SonogenError(
             f"dataset images are {height} px high but their EXIF says {params.num_frequencies} mel bands"
         )
-    width = cfg.resolution or (min_width // 8) * 8
     previous = _latest_checkpoint(out) if out.is_dir() else None
     if previous is not None and not cfg.resume:
         raise SonogenError(f"{cfg.output} holds checkpoints of an earlier run; pass --resume or use a new folder")
+    return _Data(rows, params, height, cfg.resolution or (min_width // 8) * 8, previous)
+
+
+def _start(cfg: TrainConfig, out: Path, resuming: bool) -> tuple[Any, LossLog]:
+    """The accelerator, the seed, ``train_config.json`` and the loss log (emptied for a fresh run)."""
+    from accelerate import Accelerator
+    from accelerate.utils import ProjectConfiguration, set_seed
 
     accelerator = Accelerator(
         mixed_precision=cfg.mixed_precision,
@@ -249,30 +338,36 @@ def train(cfg: TrainConfig) -> TrainResult:
         (out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n", encoding="utf-8")
     set_seed(cfg.seed)
     log = LossLog(out, main)
-    if previous is None and main and log.path.exists():
+    if not resuming and main and log.path.exists():
         log.path.unlink()  # a fresh run starts a fresh log
+    return accelerator, log
 
-    dataset = SpectrogramImages(rows, width, random_crop=True)
+
+def _setup(cfg: TrainConfig, data: _Data, accelerator: Any, log: LossLog, out: Path) -> _Run:
+    """Model parts (loaded or new), what trains and what is frozen, LoRA, optimiser, EMA; then accelerate."""
+    from diffusers import DDPMScheduler
+    from diffusers.optimization import get_scheduler
+
+    from sonogen.train.data import SpectrogramImages, collate
+
+    dataset = SpectrogramImages(data.rows, data.width, random_crop=True)
     loader = torch.utils.data.DataLoader(
-        dataset, batch_size=cfg.batch_size, shuffle=True, collate_fn=collate, drop_last=len(rows) >= cfg.batch_size,
-        num_workers=cfg.num_workers, generator=torch.Generator().manual_seed(cfg.seed),
+        dataset, batch_size=cfg.batch_size, shuffle=True, collate_fn=collate,
+        drop_last=len(data.rows) >= cfg.batch_size, num_workers=cfg.num_workers,
+        generator=torch.Generator().manual_seed(cfg.seed),
     )
-
-    # ------------------------------------------------------------ model parts
     kind = "lora" if cfg.lora else ("full" if cfg.checkpoint else "scratch")
     train_text = cfg.train_text_encoder or kind == "scratch"
     if cfg.checkpoint:
         from sonogen.train.model import load_components
 
-        parts, _ = load_components(cfg.checkpoint, bands=height)
-        factor = 2 ** (len(parts["vae"].config.block_out_channels) - 1)
+        parts, _ = load_components(cfg.checkpoint, bands=data.height)
     else:
-        parts = _scratch_parts(cfg, rows, dataset, accelerator, log, height, out)
-        factor = 2 ** (len(parts["vae"].config.block_out_channels) - 1)
-    if height % factor or width % factor:
-        raise SonogenError(f"image size {width}x{height} must be a multiple of the VAE factor {factor}")
-    unet, vae, text_encoder, tokenizer = parts["unet"], parts["vae"], parts["text_encoder"], parts["tokenizer"]
-    noise_scheduler = DDPMScheduler.from_config(parts["scheduler"].config)
+        parts = _scratch_parts(cfg, data.rows, dataset, accelerator, log, data.height, out)
+    factor = 2 ** (len(parts["vae"].config.block_out_channels) - 1)
+    if data.height % factor or data.width % factor:
+        raise SonogenError(f"image size {data.width}x{data.height} must be a multiple of the VAE factor {factor}")
+    unet, vae, text_encoder = parts["unet"], parts["vae"], parts["text_encoder"]
 
     weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(accelerator.mixed_precision, torch.float32)
     vae.requires_grad_(False)
@@ -299,6 +394,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     trainable = [p for p in unet.parameters() if p.requires_grad]
     if train_text:
         trainable += [p for p in text_encoder.parameters() if p.requires_grad]
+    assert cfg.learning_rate is not None  # TrainConfig fills it in
     optimizer = torch.optim.AdamW(trainable, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     lr_scheduler = get_scheduler(
         "constant_with_warmup", optimizer=optimizer,
@@ -318,133 +414,159 @@ def train(cfg: TrainConfig) -> TrainResult:
         )
     else:
         unet, optimizer, loader, lr_scheduler = accelerator.prepare(unet, optimizer, loader, lr_scheduler)
+    return _Run(kind, accelerator, unet, vae, text_encoder, parts["tokenizer"], parts["scheduler"],
+                DDPMScheduler.from_config(parts["scheduler"].config), train_text, trainable, optimizer,
+                lr_scheduler, loader, ema)
 
-    step = 0
-    if previous is not None:
-        accelerator.load_state(str(previous))
-        step = int(json.loads((previous / "sonogen_state.json").read_text())["step"])
-        if ema is not None:
-            ema.to(accelerator.device)
-        if main:
-            _trim_log(log, step)
 
-    # a fixed batch, fixed noise and timesteps: a loss that moves only with the weights
-    eval_batch = collate([SpectrogramImages(rows[: max(1, min(4, len(rows)))], width, random_crop=False)[i]
-                          for i in range(min(4, len(rows)))])
-    eval_gen = torch.Generator().manual_seed(cfg.seed + 12345)
+def _resume(run: _Run, previous: Path | None, log: LossLog) -> int:
+    """Load the newest resumable state (weights, optimiser, EMA, RNG); the step to continue from."""
+    if previous is None:
+        return 0
+    run.accelerator.load_state(str(previous))
+    step = int(json.loads((previous / "sonogen_state.json").read_text())["step"])
+    if run.ema is not None:
+        run.ema.to(run.accelerator.device)
+    if run.accelerator.is_main_process:
+        _trim_log(log, step)
+    return step
 
-    def eval_loss() -> float:
-        model = accelerator.unwrap_model(unet)
-        te = accelerator.unwrap_model(text_encoder)
+
+def _endless(loader: Any) -> Any:
+    """The loader's batches, epoch after epoch (telling a distributed sampler the epoch)."""
+    epoch = 0
+    while True:
+        if hasattr(loader, "set_epoch"):
+            loader.set_epoch(epoch)
+        epoch += 1
+        yield from loader
+
+
+def _training_step(cfg: TrainConfig, run: _Run, batch: dict[str, Any]) -> torch.Tensor:
+    """One micro-batch: noise the latents, predict the noise, step the optimiser when accumulation allows."""
+    acc = run.accelerator
+    with acc.accumulate(run.unet):
+        with torch.no_grad():
+            latents = _encode_latents(run.vae, batch["pixels"]).float()  # (B, C, H/f, W/f)
+        noise = torch.randn_like(latents)
+        ts = torch.randint(0, run.noise_scheduler.config.num_train_timesteps, (latents.shape[0],),
+                           device=latents.device).long()
+        noisy = run.noise_scheduler.add_noise(latents, noise, ts)
+        texts = ["" if torch.rand(()) < cfg.caption_dropout else t for t in batch["text"]]
+        with torch.set_grad_enabled(run.train_text):
+            states = run.text_encoder(_tokenize(run.tokenizer, texts, acc.device))[0]  # (B, L, hidden)
+        with acc.autocast():
+            pred = run.unet(noisy, ts, encoder_hidden_states=states).sample
+        loss = torch.nn.functional.mse_loss(pred.float(), _target(run.noise_scheduler, latents, noise, ts).float())
+        acc.backward(loss)
+        if acc.sync_gradients and cfg.max_grad_norm > 0:
+            acc.clip_grad_norm_(run.trainable, cfg.max_grad_norm)
+        run.optimizer.step()
+        run.lr_scheduler.step()
+        run.optimizer.zero_grad(set_to_none=True)
+    return loss
+
+
+class _FixedBatch:
+    """A fixed batch with fixed noise and timesteps: a loss that moves only with the weights."""
+
+    def __init__(self, cfg: TrainConfig, data: _Data) -> None:
+        from sonogen.train.data import SpectrogramImages, collate
+
+        n = min(4, len(data.rows))
+        images = SpectrogramImages(data.rows[: max(1, n)], data.width, random_crop=False)
+        self.batch = collate([images[i] for i in range(n)])
+        self.seed = cfg.seed
+
+    def loss(self, run: _Run) -> float:
+        acc = run.accelerator
+        model, te = acc.unwrap_model(run.unet), acc.unwrap_model(run.text_encoder)
         was_training = model.training
         model.eval()
         te.eval()
-        gen = eval_gen.manual_seed(cfg.seed + 12345)
-        with torch.no_grad(), accelerator.autocast():
-            pixels = eval_batch["pixels"].to(accelerator.device)
-            latents = _encode_latents(vae, pixels, gen.manual_seed(cfg.seed + 1)).float()
+        gen = torch.Generator().manual_seed(self.seed + 12345)
+        sched = run.noise_scheduler
+        with torch.no_grad(), acc.autocast():
+            pixels = self.batch["pixels"].to(acc.device)
+            latents = _encode_latents(run.vae, pixels, gen.manual_seed(self.seed + 1)).float()
             noise = torch.randn(latents.shape, generator=gen).to(latents.device)
-            ts = torch.linspace(50, noise_scheduler.config.num_train_timesteps - 50, latents.shape[0]).long()
+            ts = torch.linspace(50, sched.config.num_train_timesteps - 50, latents.shape[0]).long()
             ts = ts.to(latents.device)
-            noisy = noise_scheduler.add_noise(latents, noise, ts)
-            states = te(_tokenize(tokenizer, eval_batch["text"], accelerator.device))[0]
+            noisy = sched.add_noise(latents, noise, ts)
+            states = te(_tokenize(run.tokenizer, self.batch["text"], acc.device))[0]
             pred = model(noisy, ts, encoder_hidden_states=states.to(model.dtype)).sample
-            loss = torch.nn.functional.mse_loss(pred.float(), _target(noise_scheduler, latents, noise, ts).float())
+            loss = torch.nn.functional.mse_loss(pred.float(), _target(sched, latents, noise, ts).float())
         if was_training:
             model.train()
-            if train_text:
+            if run.train_text:
                 te.train()
         return float(loss.item())
 
-    first_eval = eval_loss() if main else None
-    if main:
-        log.write(stage="unet", step=step, eval_loss=first_eval)
+    def measure(self, run: _Run, log: LossLog, step: int) -> float:
+        """The fixed-batch loss, logged at ``step`` (call on the main process only)."""
+        value = self.loss(run)
+        log.write(stage="unet", step=step, eval_loss=value)
+        return value
 
-    bar = tqdm(total=cfg.max_steps, initial=step, desc=f"training ({kind})",
-               disable=not (cfg.progress and main))
-    clock = time.time()
-    epoch = 0
-    while step < cfg.max_steps:
-        loader.set_epoch(epoch) if hasattr(loader, "set_epoch") else None
-        epoch += 1
-        for batch in loader:
-            with accelerator.accumulate(unet):
-                pixels = batch["pixels"]
-                with torch.no_grad():
-                    latents = _encode_latents(vae, pixels).float()  # (B, C, H/f, W/f)
-                noise = torch.randn_like(latents)
-                ts = torch.randint(0, noise_scheduler.config.num_train_timesteps, (latents.shape[0],),
-                                   device=latents.device).long()
-                noisy = noise_scheduler.add_noise(latents, noise, ts)
-                texts = ["" if torch.rand(()) < cfg.caption_dropout else t for t in batch["text"]]
-                ids = _tokenize(tokenizer, texts, accelerator.device)
-                with torch.set_grad_enabled(train_text):
-                    states = text_encoder(ids)[0]  # (B, L, hidden)
-                with accelerator.autocast():
-                    pred = unet(noisy, ts, encoder_hidden_states=states).sample
-                loss = torch.nn.functional.mse_loss(pred.float(), _target(noise_scheduler, latents, noise, ts).float())
-                accelerator.backward(loss)
-                if accelerator.sync_gradients and cfg.max_grad_norm > 0:
-                    accelerator.clip_grad_norm_(trainable, cfg.max_grad_norm)
-                optimizer.step()
-                lr_scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-            if not accelerator.sync_gradients:
-                continue
-            step += 1
-            if ema is not None:
-                ema.step(trainable)
-            bar.update()
-            mean_loss = float(accelerator.gather(loss.detach()[None]).mean().item())
-            bar.set_postfix(loss=f"{mean_loss:.4f}")
-            if step % cfg.log_every == 0:
-                log.write(stage="unet", step=step, loss=mean_loss, lr=lr_scheduler.get_last_lr()[0],
-                          time_s=round(time.time() - clock, 3))
-            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < cfg.max_steps:
-                _save_state(accelerator, out, step, cfg.keep_checkpoints)
-                log.plot()
-            if cfg.validation_every and step % cfg.validation_every == 0 and step < cfg.max_steps:
-                if main:
-                    log.write(stage="unet", step=step, eval_loss=eval_loss())
-                    _validate(cfg, accelerator, unet, vae, text_encoder, tokenizer, parts["scheduler"], params,
-                              rows, height, width, out / "validation" / f"step-{step}")
-                    log.plot()
-                accelerator.wait_for_everyone()
-            if step >= cfg.max_steps:
-                break
-    bar.close()
-    accelerator.wait_for_everyone()
 
-    last_eval = None
-    if ema is not None:
-        ema.store(trainable)
-        ema.copy_to(trainable)
-    if main:
-        last_eval = eval_loss()
-        log.write(stage="unet", step=step, eval_loss=last_eval)
-        final = {
-            "unet": accelerator.unwrap_model(unet).float(),
-            "vae": vae.float(),
-            "text_encoder": accelerator.unwrap_model(text_encoder).float(),
-            "tokenizer": tokenizer,
-            "scheduler": parts["scheduler"],
-        }
-        if cfg.lora:
-            _save_lora(final["unet"], params, cfg, out)
-        else:
-            from sonogen.train.model import save_pipeline
-
-            save_pipeline(final, params, out)
-        _validate(cfg, accelerator, final["unet"], final["vae"], final["text_encoder"], tokenizer,
-                  parts["scheduler"], params, rows, height, width, out / "validation" / f"step-{step}")
+def _validate_now(cfg: TrainConfig, run: _Run, data: _Data, probe: _FixedBatch, log: LossLog, step: int,
+                  out: Path) -> None:
+    """Mid-run validation: the fixed-batch loss and clips in ``OUT/validation/step-N`` (main process)."""
+    if run.accelerator.is_main_process:
+        probe.measure(run, log, step)
+        _validate(cfg, run.accelerator, run.unet, run.vae, run.text_encoder, run.tokenizer, run.scheduler,
+                  data.params, data.rows, data.height, data.width, out / "validation" / f"step-{step}")
         log.plot()
-    accelerator.wait_for_everyone()
+    run.accelerator.wait_for_everyone()
+
+
+@contextlib.contextmanager
+def ema_weights(ema: Any, parameters: list[torch.nn.Parameter]) -> Iterator[None]:
+    """Inside: the EMA weights in ``parameters``; afterwards the trained (raw) weights again.
+
+    The order matters: ``store`` the raw weights, ``copy_to`` the average, and ``restore``
+    before a resumable state is saved, so a resumed run continues from the raw weights
+    (the state holds the EMA separately). Without EMA this does nothing.
+    """
+    if ema is None:
+        yield
+        return
+    ema.store(parameters)
+    ema.copy_to(parameters)
+    try:
+        yield
+    finally:
+        ema.restore(parameters)
+
+
+def _finish(cfg: TrainConfig, run: _Run, data: _Data, probe: _FixedBatch, log: LossLog, step: int,
+            out: Path) -> float | None:
+    """Measure, save and validate the final (EMA) weights; then a resumable state of the raw ones."""
+    acc = run.accelerator
+    last_eval = None
+    with ema_weights(run.ema, run.trainable):
+        if acc.is_main_process:
+            last_eval = probe.measure(run, log, step)
+            final = {
+                "unet": acc.unwrap_model(run.unet).float(),
+                "vae": run.vae.float(),
+                "text_encoder": acc.unwrap_model(run.text_encoder).float(),
+                "tokenizer": run.tokenizer,
+                "scheduler": run.scheduler,
+            }
+            if cfg.lora:
+                _save_lora(final["unet"], data.params, cfg, out)
+            else:
+                from sonogen.train.model import save_pipeline
+
+                save_pipeline(final, data.params, out)
+            _validate(cfg, acc, final["unet"], final["vae"], final["text_encoder"], run.tokenizer, run.scheduler,
+                      data.params, data.rows, data.height, data.width, out / "validation" / f"step-{step}")
+            log.plot()
+        acc.wait_for_everyone()
     if cfg.checkpoint_every:
-        if ema is not None:
-            ema.restore(trainable)
-        _save_state(accelerator, out, step, cfg.keep_checkpoints)
-    accelerator.end_training()
-    return TrainResult(out, step, first_eval, last_eval, kind, time.time() - started, main)
+        _save_state(acc, out, step, cfg.keep_checkpoints)
+    return last_eval
 
 
 def _scratch_parts(cfg: TrainConfig, rows: list[dict[str, Any]], dataset: Any, accelerator: Any, log: LossLog,
@@ -453,6 +575,7 @@ def _scratch_parts(cfg: TrainConfig, rows: list[dict[str, Any]], dataset: Any, a
     from diffusers import AutoencoderKL
 
     from sonogen.train.config import load_model_config
+    from sonogen.train.data import collate
     from sonogen.train.model import build_schedulers, build_text_encoder, build_unet, build_vae
     from sonogen.train.tokenizer import train_clip_tokenizer
 
@@ -472,7 +595,7 @@ def _scratch_parts(cfg: TrainConfig, rows: list[dict[str, Any]], dataset: Any, a
         if int(vt["steps"]) > 0:
             batch = int(vt["batch_size"]) or cfg.batch_size
             loader = torch.utils.data.DataLoader(
-                dataset, batch_size=batch, shuffle=True, collate_fn=_collate(),
+                dataset, batch_size=batch, shuffle=True, collate_fn=collate,
                 drop_last=len(rows) >= batch, generator=torch.Generator().manual_seed(cfg.seed + 1),
             )
             vae = train_vae(vae, loader, accelerator, vt, log, cfg.progress)
@@ -494,12 +617,6 @@ def _scratch_parts(cfg: TrainConfig, rows: list[dict[str, Any]], dataset: Any, a
 def _place(model: Any, device: torch.device, dtype: torch.dtype) -> Any:
     """Move a frozen model to ``device``, casting only when ``dtype`` is not float32."""
     return model.to(device, dtype=dtype) if dtype != torch.float32 else model.to(device)
-
-
-def _collate() -> Any:
-    from sonogen.train.data import collate
-
-    return collate
 
 
 def _trim_log(log: LossLog, step: int) -> None:
@@ -564,7 +681,3 @@ def _validate(cfg: TrainConfig, accelerator: Any, unet: Any, vae: Any, text_enco
     if states[1]:
         te.train()
 
-
-def steps_per_epoch(num_rows: int, batch_size: int) -> int:
-    """Optimiser steps in one pass over ``num_rows`` images (at least 1)."""
-    return max(1, math.floor(num_rows / batch_size))

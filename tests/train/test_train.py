@@ -177,3 +177,65 @@ def test_missing_dataset_and_usage_errors(tmp_path: Path, capsys: pytest.Capture
     with pytest.raises(SystemExit) as exc:  # neither --checkpoint nor --config
         main(["train", "--dataset", "d", "--output", "o"])
     assert exc.value.code == 2
+
+
+def test_options_are_defined_once_on_train_config() -> None:
+    """Every TrainConfig field the command line offers parses back into the same field."""
+    from dataclasses import fields
+
+    from sonogen.cli import build_parser
+    from sonogen.train.config import TrainConfig
+
+    args = build_parser().parse_args(["train", "--dataset", "d", "--output", "o", "--checkpoint", "c", "--lora",
+                                      "--no-progress", "--validation-prompt", "a", "--validation-prompt", "b",
+                                      "--resolution", "64", "--ema-decay", "0.5"])
+    cfg = TrainConfig.from_args(args)
+    assert (cfg.lora, cfg.progress, cfg.validation_prompts, cfg.resolution, cfg.ema_decay) == (
+        True, False, ["a", "b"], 64, 0.5)
+    assert cfg.learning_rate == 1e-4  # LoRA's default; full fine-tuning's is 1e-5
+    assert TrainConfig(checkpoint="c").learning_rate == 1e-5
+    offered = {f.name for f in fields(TrainConfig) if f.metadata.get("cli", True)}
+    assert offered <= set(vars(args)) and all(f.metadata["help"] for f in fields(TrainConfig))
+
+
+def test_ema_weights_swap_in_and_back() -> None:
+    """Final weights are the average; afterwards the raw ones return (a resumable state saves those)."""
+    from diffusers.training_utils import EMAModel
+
+    from sonogen.train.trainer import ema_weights
+
+    layer = torch.nn.Linear(3, 2)
+    params = list(layer.parameters())
+    ema = EMAModel(params, decay=0.5)
+    raw = [p.detach().clone() for p in params]
+    for _ in range(3):  # (the first EMA step copies the weights; later ones average)
+        with torch.no_grad():
+            for p in params:
+                p.add_(1.0)
+        ema.step(params)
+    trained = [p.detach().clone() for p in params]
+    with ema_weights(ema, params):
+        assert all(torch.allclose(p, s) for p, s in zip(params, ema.shadow_params, strict=True))
+        assert not any(torch.equal(p, t) for p, t in zip(params, trained, strict=True))
+    assert all(torch.equal(p, t) for p, t in zip(params, trained, strict=True))
+    assert not any(torch.equal(p, r) for p, r in zip(params, raw, strict=True))
+    with ema_weights(None, params):
+        assert all(torch.equal(p, t) for p, t in zip(params, trained, strict=True))
+
+
+def test_loss_plot_is_optional(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                               caplog: pytest.LogCaptureFixture) -> None:
+    """Without matplotlib the log is still written and the missing plot is named once."""
+    import sys
+
+    from sonogen.train.trainer import LossLog
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    log = LossLog(tmp_path, enabled=True)
+    log.write(stage="unet", step=1, loss=0.5)
+    with caplog.at_level("WARNING"):
+        log.plot()
+        log.plot()
+    assert not (tmp_path / "loss.png").exists() and log.rows() == [{"stage": "unet", "step": 1, "loss": 0.5}]
+    warnings = [r.getMessage() for r in caplog.records if "matplotlib" in r.getMessage()]
+    assert len(warnings) == 1 and "sonogen[plot]" in warnings[0]
