@@ -1,8 +1,9 @@
 """The FastAPI application: the Riffusion-compatible route, the /v1 API and the web app.
 
 ``create_app(config)`` builds the app; the model loads in the lifespan (never at import)
-and is handed to routes through the :func:`get_engine` dependency, which tests override
-with an :class:`~sonogen.server.engine.Engine` around the tiny pipeline.
+and is handed to routes through the :func:`current_engine` dependency (and :func:`get_engine`,
+which turns "none yet" into a 503); tests override ``current_engine`` with an
+:class:`~sonogen.server.engine.Engine` around the tiny pipeline.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class ServerConfig:
         max_clip_s: longest clip /v1/generate and /v1/transform make, seconds.
         max_long_s: longest piece /v1/long makes, seconds.
         pipeline_factory: builds the pipeline in the lifespan (default: ``load_pipeline``).
-        load_model: when False the lifespan loads nothing (tests override get_engine).
+        load_model: when False the lifespan loads nothing (tests override current_engine).
     """
 
     checkpoint: str | None = None
@@ -87,9 +88,14 @@ class ServerConfig:
     load_model: bool = True
 
 
-def get_engine(request: Request) -> Engine:
-    """Dependency: the engine that owns the model (503 while none is loaded)."""
+def current_engine(request: Request) -> Engine | None:
+    """Dependency: the engine that owns the model, or None while none is loaded."""
     engine: Engine | None = getattr(request.app.state, "engine", None)
+    return engine
+
+
+def get_engine(engine: Annotated[Engine | None, Depends(current_engine)]) -> Engine:
+    """Dependency: the engine that owns the model (503 while none is loaded)."""
     if engine is None:
         raise HTTPException(503, "the model is not loaded yet; retry shortly", headers={"Retry-After": "5"})
     return engine
@@ -352,11 +358,7 @@ def _add_routes(app: FastAPI) -> None:
         return Response(png, media_type="image/png", headers={"Cache-Control": "max-age=3600"})
 
     @app.get("/health", tags=["meta"], summary="Liveness, model state and queue figures")
-    async def health(request: Request) -> dict[str, Any]:
-        engine: Engine | None = getattr(request.app.state, "engine", None)
-        overrides = request.app.dependency_overrides
-        if get_engine in overrides:
-            engine = overrides[get_engine]()
+    async def health(engine: Annotated[Engine | None, Depends(current_engine)]) -> dict[str, Any]:
         if engine is None:
             return {"status": "loading", "model_loaded": False}
         return {

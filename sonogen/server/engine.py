@@ -186,7 +186,7 @@ class Engine:
         """Await ``job``'s result; every ``poll_s`` ask ``is_disconnected()`` (awaitable).
 
         Raises:
-            ClientGone: the client left before the job started; the job was dropped.
+            ClientGone: the client left; a job that had not started was dropped.
             Any exception the job raised.
         """
         wrapped = asyncio.wrap_future(job.future)
@@ -195,9 +195,7 @@ class Engine:
             if done:
                 return wrapped.result()
             if is_disconnected is not None and await is_disconnected():
-                if self.cancel(job):
-                    raise ClientGone()
-                # already running: its result is simply not read by anyone
+                self.cancel(job)  # dropped if still waiting; a running job finishes and goes unread
                 raise ClientGone()
 
     # ----------------------------------------------------------------- worker

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from sonogen.server import Engine, ServerConfig, create_app, get_engine
+from sonogen.server import Engine, ServerConfig, create_app, current_engine
 
 
 @pytest.fixture(scope="session")
@@ -68,11 +68,11 @@ class GatedPipeline:
 
 
 def make_app(pipe: Any, **config: Any) -> tuple[Any, Engine]:
-    """An app whose engine (over ``pipe``) comes in through the get_engine dependency override."""
+    """An app whose engine (over ``pipe``) comes in through the current_engine dependency override."""
     cfg = ServerConfig(load_model=False, threads=1, **config)
     app = create_app(cfg)
     engine = Engine(pipe, queue_size=cfg.queue_size, max_batch=cfg.max_batch, threads=1).start()
-    app.dependency_overrides[get_engine] = lambda: engine
+    app.dependency_overrides[current_engine] = lambda: engine
     return app, engine
 
 
