@@ -1,7 +1,7 @@
 """Spectrogram parameters and their EXIF round trip (format "v1").
 
 The EXIF tags and defaults are those of the public Riffusion model's images; see
-``shared/spec/spectrogram-format.md``.
+``docs/spectrogram-format.md``.
 """
 
 from __future__ import annotations

@@ -118,3 +118,11 @@ def test_roundtrip_main_job_prints_quality(tmp_path) -> None:
     sc = float(result.stdout.strip().splitlines()[-1].split(":")[-1])
     assert 0 < sc < 0.12
     assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == ["demo.png", "demo.wav", "demo_roundtrip.wav"]
+
+
+@pytest.mark.parametrize("argv", [["-v", "info", "x.png"], ["info", "x.png", "-v"], ["info", "--verbose", "x.png"]])
+def test_verbose_before_or_after_the_command(argv: list[str]) -> None:
+    from sonogen.cli import build_parser
+
+    assert build_parser().parse_args(argv).verbose is True
+    assert build_parser().parse_args(["info", "x.png"]).verbose is False
