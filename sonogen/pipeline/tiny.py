@@ -34,7 +34,7 @@ def tiny_vocab() -> tuple[dict[str, int], list[str]]:
         ``(vocab, merges)``: every byte alone and as a word end (``</w>``), a handful
         of whole words, then the two special tokens; merges spell those words.
     """
-    from sonogen.train.tokenizer import byte_table
+    from sonogen.pipeline.bpe import byte_table
 
     chars = list(byte_table().values())
     tokens = chars + [c + "</w>" for c in chars]

@@ -19,23 +19,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from sonogen.pipeline.bpe import byte_table
+
 #: CLIP's pre-tokenisation pattern: special tokens, contractions, letter runs, single digits, symbol runs.
 CLIP_PATTERN = r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
 BOS = "<|startoftext|>"
 EOS = "<|endoftext|>"
-
-
-def byte_table() -> dict[int, str]:
-    """Byte -> printable stand-in character used by byte-level BPE (printable bytes first)."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
-    printable += list(range(ord("®"), ord("ÿ") + 1))
-    table = {b: chr(b) for b in printable}
-    extra = 0
-    for b in range(256):
-        if b not in table:
-            table[b] = chr(256 + extra)
-            extra += 1
-    return table
 
 
 def _byte_symbols() -> list[str]:
