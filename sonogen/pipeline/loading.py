@@ -115,6 +115,11 @@ def load_pipeline(
     if path.is_dir():
         pipe = _load_folder(path, torch_dtype)
     elif path.is_file():
+        if path.suffix.lower() in (".ckpt", ".pt", ".pth", ".bin"):
+            raise SonogenError(
+                f"{name} is a pickled checkpoint, which can run code when loaded; sonogen reads only "
+                ".safetensors single files (the same model is usually published as .safetensors)"
+            )
         if path.suffix.lower() not in SINGLE_FILE_SUFFIXES:
             raise SonogenError(f"a single-file checkpoint must be a .safetensors file: {name}")
         from sonogen.pipeline.single_file import load_single_file

@@ -3,9 +3,8 @@
 Two kinds load:
 
 * original Stable Diffusion 1.x files (``model.diffusion_model.*`` keys, as shared on
-  model sites): converted by diffusers' ``from_single_file``. Their component configs
-  and tokenizer come from the SD 1.x reference repository, which must be in the local
-  Hugging Face cache when offline (a clear error says so otherwise).
+  model sites): converted offline with diffusers' conversion helpers against the SD 1.x
+  inference config and CLIP tokenizer that ship with sonogen (:mod:`sonogen.pipeline.ldm`).
 * sonogen's own single files (``save_single_file``): the UNet, VAE and text encoder
   weights under ``unet.``, ``vae.`` and ``text_encoder.`` prefixes, with the component
   configs, tokenizer files, scheduler config and spectrogram format in the safetensors
@@ -122,35 +121,25 @@ def _load_sonogen_file(path: Path, meta: dict[str, str], dtype: torch.dtype) -> 
 
 
 def _load_original_file(path: Path, dtype: torch.dtype) -> SonogenPipeline:
-    import os
-    import warnings
+    """An original SD 1.x file (LDM keys), converted offline (:mod:`sonogen.pipeline.ldm`)."""
+    from safetensors.torch import load_file
 
-    from diffusers import StableDiffusionPipeline
+    from sonogen.pipeline.ldm import is_ldm_state, load_ldm_file
 
-    from sonogen.pipeline.loading import hub_reachable
-    from sonogen.pipeline.pipeline import SonogenPipeline
-
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes") or not hub_reachable()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            sd = StableDiffusionPipeline.from_single_file(
-                str(path), torch_dtype=dtype, local_files_only=offline, load_safety_checker=False
-            )
+        state = load_file(str(path))
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        hint = (
-            " (offline: the SD 1.x configs and CLIP tokenizer must be in the Hugging Face cache; "
-            "`hf download stable-diffusion-v1-5/stable-diffusion-v1-5 --exclude '*.safetensors' '*.bin'` "
-            "on a connected machine, or convert the file to a diffusers folder)"
-            if offline
-            else ""
+        raise SonogenError(f"{path} is not a readable .safetensors file: {exc}") from None
+    if not is_ldm_state(state):
+        raise SonogenError(
+            f"{path} is neither a sonogen single file nor an original SD 1.x file "
+            "(no model.diffusion_model.* weights)"
         )
-        raise SonogenError(f"cannot load single-file checkpoint {path}: {first}{hint}") from None
-    pipe = SonogenPipeline(
-        vae=sd.vae, text_encoder=sd.text_encoder, tokenizer=sd.tokenizer, unet=sd.unet, scheduler=sd.scheduler
-    )
+    pipe = load_ldm_file(path, state, dtype)
     sidecar = path.with_suffix(".spectrogram.json")
     if sidecar.is_file():
-        pipe.spectrogram_params = SpectrogramParams(**json.loads(sidecar.read_text()))
+        try:
+            pipe.spectrogram_params = SpectrogramParams(**json.loads(sidecar.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError) as exc:
+            raise SonogenError(f"unreadable {sidecar}: {exc}") from None
     return pipe

@@ -169,13 +169,11 @@ def save_tiny_checkpoint(
 def save_tiny_single_file(
     path: str | Path, seed: int = 0, spectrogram_params: SpectrogramParams | None = None
 ) -> Path:
-    """Write the tiny UNet, VAE and text encoder as one SD-1.x-style ``.safetensors`` file.
+    """Write the tiny pipeline as one sonogen single file (:func:`~sonogen.pipeline.single_file.save_single_file`).
 
-    Keys use the original Stable Diffusion layout (``model.diffusion_model.*``,
-    ``first_stage_model.*``, ``cond_stage_model.transformer.*``). Loading it needs the
-    component configs, which :func:`sonogen.pipeline.loading.load_pipeline` takes from a
-    sidecar ``<name>.json`` sonogen writes beside the file (absent for real checkpoints,
-    which use the standard SD 1.x configs).
+    Keys are ``unet.*``, ``vae.*`` and ``text_encoder.*`` with the configs, tokenizer and
+    spectrogram format in the metadata. Original SD 1.x files (LDM keys) are a different
+    kind; ``tests/pipeline/test_ldm_single_file.py`` writes a tiny one of those.
     """
     from sonogen.pipeline.single_file import save_single_file
 
