@@ -17,6 +17,9 @@ from sonogen.cli.common import (
 )
 from sonogen.errors import SonogenError
 
+#: Images at least this wide (about 20 s at the v1 hop) show a progress bar while their phase is recovered.
+LONG_PIECE_COLUMNS = 2048
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("audio-to-image", help="audio file -> spectrogram image (with EXIF)")
@@ -56,6 +59,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--format", choices=("wav", "flac", "ogg", "mp3"), default="wav")
     p.add_argument("--images", action="store_true", help="also write each clip's spectrogram image")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sample_clips)
 
     p = subparsers.add_parser("audio-to-images", help="a folder of audio -> spectrogram images, in parallel")
@@ -126,7 +130,8 @@ def cmd_image_to_audio(args: argparse.Namespace) -> int:
 
     format_for(args.audio)  # fail early on a bad extension
     image = load_image(args.image)
-    wave, rate = get_converter(device=args.device).image_to_audio(image, method=args.method)
+    long_piece = image.width >= LONG_PIECE_COLUMNS  # phase reconstruction takes seconds: show it
+    wave, rate = get_converter(device=args.device).image_to_audio(image, method=args.method, progress=long_piece)
     save_audio(args.audio, wave, rate)
     print(f"wrote {args.audio} ({wave.shape[1] / rate:.2f} s, {rate} Hz, {wave.shape[0]} channel(s))")
     return 0
@@ -151,6 +156,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_sample_clips(args: argparse.Namespace) -> int:
     import numpy as np
+    from tqdm import tqdm
 
     from sonogen.audio.io import load_audio, save_audio
     from sonogen.audio.ops import cut_clip
@@ -170,7 +176,7 @@ def cmd_sample_clips(args: argparse.Namespace) -> int:
     out = Path(args.outdir)
     out.mkdir(parents=True, exist_ok=True)
     stem = Path(args.audio).stem
-    for i, start in enumerate(starts):
+    for i, start in enumerate(tqdm(starts, desc="sample-clips", unit="clip", disable=args.no_progress)):
         clip = cut_clip(wave, rate, start, args.seconds)
         save_audio(out / f"{stem}_{i:04d}.{args.format}", clip, rate)
         if args.images:

@@ -289,9 +289,9 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     end = PromptInput(args.prompt_b, args.seed_b, args.negative, args.denoising, guidance)
     alphas = [0.0] if args.clips == 1 else [float(a) for a in np.linspace(0.0, 1.0, args.clips)]
     waves, images = [], []
-    for alpha in tqdm(alphas, desc="interpolate", unit="clip"):
+    for alpha in tqdm(alphas, desc="interpolate", unit="clip"):  # one bar: per clip, not per step too
         out = pipe.interpolate(
-            start, end, alpha, num_inference_steps=args.steps, init_image=init, mask_image=mask, progress=True
+            start, end, alpha, num_inference_steps=args.steps, init_image=init, mask_image=mask, progress=False
         )
         waves.append(out.waveforms[0])
         images.append(out.images[0])

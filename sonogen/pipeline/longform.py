@@ -160,7 +160,7 @@ def _grow(
     fade = int(round(fade_s * params.sample_rate))
     per_window = (WINDOW - OVERLAP) * params.hop_length
     windows = int(np.ceil(max(0, target - wave.shape[1]) / per_window))
-    with tqdm(total=windows, desc="extend", unit="window", disable=not progress, leave=False) as bar:
+    with tqdm(total=windows, desc="extend", unit="window", disable=not progress) as bar:
         index = 0
         while wave.shape[1] < target:
             cond, uncond = texts_at(wave.shape[1] / params.sample_rate)

@@ -116,6 +116,7 @@ class SpectrogramConverter:
         method: Method = "fast",
         seed: int = 0,
         n_iter: int | None = None,
+        progress: bool = False,
     ) -> torch.Tensor:
         """Waveform whose mel spectrogram approximates ``mel`` (not normalised).
 
@@ -126,6 +127,7 @@ class SpectrogramConverter:
                 fast Griffin-Lim iterations from random phase on the full STFT).
             seed: seed of the random phase used by ``"original"``.
             n_iter: override the number of Griffin-Lim iterations.
+            progress: show a progress bar over the iterations (worth it for long pieces).
 
         Returns:
             ``(channels, (frames - 1) * hop)`` float32 waveform at the format's rate.
@@ -137,22 +139,23 @@ class SpectrogramConverter:
                 f"got {tuple(mel.shape)}"
             )
         if method == "original":
-            return self._reconstruct_original(mel, seed, 32 if n_iter is None else n_iter)
+            return self._reconstruct_original(mel, seed, 32 if n_iter is None else n_iter, progress)
         if method != "fast":
             raise SonogenError(f"unknown reconstruction method {method!r}; use 'fast' or 'original'")
-        return self._reconstruct_fast(mel, self.settings.n_iter if n_iter is None else n_iter)
+        return self._reconstruct_fast(mel, self.settings.n_iter if n_iter is None else n_iter, progress)
 
-    def _reconstruct_original(self, mel: torch.Tensor, seed: int, n_iter: int) -> torch.Tensor:
+    def _reconstruct_original(self, mel: torch.Tensor, seed: int, n_iter: int, progress: bool = False) -> torch.Tensor:
         p = self.params
         # least-squares mel inverse, clipped at zero (torchaudio InverseMelScale's recipe)
         fb_t = self.filterbank.T.expand(mel.shape[0], -1, -1)
         magnitude = torch.relu(torch.linalg.lstsq(fb_t, mel, driver="gels").solution)
         generator = torch.Generator().manual_seed(seed)
         return griffin_lim(
-            magnitude, p.n_fft, p.hop_length, self.window, n_iter=n_iter, momentum=0.99, generator=generator
+            magnitude, p.n_fft, p.hop_length, self.window, n_iter=n_iter, momentum=0.99, generator=generator,
+            progress=progress,
         )
 
-    def _reconstruct_fast(self, mel: torch.Tensor, n_iter: int) -> torch.Tensor:
+    def _reconstruct_fast(self, mel: torch.Tensor, n_iter: int, progress: bool = False) -> torch.Tensor:
         p = self.params
         grid = self._grid()
         magnitude = inverse_mel(mel, grid.filterbank, grid.pinv, iterations=self.settings.nnls_iterations)
@@ -170,6 +173,7 @@ class SpectrogramConverter:
             momentum=self.settings.momentum,
             init=init,
             length=(frames - 1) * grid.hop,
+            progress=progress,
         )
         if grid.rate == p.sample_rate:
             return wave
@@ -197,7 +201,7 @@ class SpectrogramConverter:
         return spectrogram_to_image(self.spectrogram_from_waveform(wave), self.params)
 
     def image_to_audio(
-        self, image: Image.Image, *, method: Method = "fast", normalize: bool = True
+        self, image: Image.Image, *, method: Method = "fast", normalize: bool = True, progress: bool = False
     ) -> tuple[np.ndarray, int]:
         """Waveform ``(channels, samples)`` float32 and its rate, from a spectrogram image.
 
@@ -207,7 +211,7 @@ class SpectrogramConverter:
         params, max_value = SpectrogramParams.from_image(image)
         converter = self if _same_format(params, self.params) else get_converter(params, self.device)
         mel = image_to_spectrogram(image, converter.params, max_value)
-        wave = converter.waveform_from_spectrogram(mel, method=method)
+        wave = converter.waveform_from_spectrogram(mel, method=method, progress=progress)
         out = wave.detach().cpu().numpy().astype(np.float32)
         if normalize:
             peak = float(np.abs(out).max()) if out.size else 0.0

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 import torch
+from tqdm import tqdm
 
 
 def stft(
@@ -108,6 +109,7 @@ def griffin_lim(
     length: int | None = None,
     init: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
+    progress: bool = False,
 ) -> torch.Tensor:
     """Fast Griffin-Lim: a waveform whose STFT magnitude approaches ``magnitude``.
 
@@ -119,6 +121,7 @@ def griffin_lim(
         length: output samples; ``(frames - 1) * hop_length`` when None.
         init: unit complex initial phase of the magnitude's shape; random when None.
         generator: RNG for the random initial phase.
+        progress: show a progress bar over the iterations (for long pieces).
 
     Returns:
         Waveform ``(channels, length)``.
@@ -131,7 +134,7 @@ def griffin_lim(
     spec = magnitude * phase
     previous: torch.Tensor | None = None
     factor = momentum / (1.0 + momentum)
-    for _ in range(n_iter):
+    for _ in tqdm(range(n_iter), desc="phase", unit="iter", disable=not progress):
         rebuilt = stft(istft(spec, n_fft, hop_length, window, length), n_fft, hop_length, window)
         # accelerated projection: step past the new estimate, away from the previous one
         target = rebuilt if previous is None or factor == 0 else previous.mul_(-factor).add_(rebuilt)

@@ -126,3 +126,12 @@ def test_verbose_before_or_after_the_command(argv: list[str]) -> None:
 
     assert build_parser().parse_args(argv).verbose is True
     assert build_parser().parse_args(["info", "x.png"]).verbose is False
+
+
+def test_sample_clips_shows_progress_unless_told_not_to(tmp_path, clip, capsys) -> None:
+    assert main(["sample-clips", str(clip), str(tmp_path / "a"), "--seconds", "0.2", "--count", "3"]) == 0
+    assert "sample-clips" in capsys.readouterr().err
+    assert main(["sample-clips", str(clip), str(tmp_path / "b"), "--seconds", "0.2", "--count", "3",
+                 "--no-progress"]) == 0
+    assert "sample-clips" not in capsys.readouterr().err
+    assert len(list((tmp_path / "b").iterdir())) == 3

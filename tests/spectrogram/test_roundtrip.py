@@ -70,3 +70,13 @@ def test_stereo_round_trip_keeps_channels_apart() -> None:
     out, _ = c.image_to_audio(c.audio_to_image(wave, 44100))
     assert out.shape[0] == 2
     assert np.sqrt(np.mean(out[0] ** 2)) > 3 * np.sqrt(np.mean(out[1] ** 2))
+
+
+def test_phase_progress_is_shown_on_request_and_changes_nothing(capsys) -> None:
+    converter = SpectrogramConverter(SpectrogramParams(num_frequencies=64))
+    mel = torch.rand(1, 64, 40)
+    quiet = converter.waveform_from_spectrogram(mel, n_iter=3)
+    assert "phase" not in capsys.readouterr().err
+    shown = converter.waveform_from_spectrogram(mel, n_iter=3, progress=True)
+    assert "phase" in capsys.readouterr().err
+    assert torch.equal(quiet, shown)
