@@ -5,8 +5,12 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
+
+J = TypeVar("J")
+R = TypeVar("R")
 
 
 @contextlib.contextmanager
@@ -37,3 +41,36 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def map_jobs(
+    work: Callable[[J], R],
+    jobs: Sequence[J],
+    workers: int = 1,
+    *,
+    desc: str,
+    unit: str,
+    progress: bool = True,
+    chunksize: int = 1,
+) -> Iterator[R]:
+    """``work(job)`` for each job, in order, with a progress bar: the batch commands' one pool.
+
+    With ``workers > 1`` (and more than one job) the jobs run in a process pool, so
+    ``work`` must be a picklable top-level function; otherwise they run here, one by one.
+    ``work`` should catch its own errors and return them, so one bad input never stops a
+    batch. Used by ``audio-to-images``, ``build-dataset`` and ``synth-corpus``.
+    """
+    from tqdm import tqdm
+
+    with tqdm(total=len(jobs), desc=desc, unit=unit, disable=not progress or not jobs) as bar:
+        if workers <= 1 or len(jobs) <= 1:
+            for job in jobs:
+                yield work(job)
+                bar.update()
+            return
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for result in pool.map(work, jobs, chunksize=chunksize):
+                yield result
+                bar.update()

@@ -220,11 +220,14 @@ def _convert_one(job: tuple[str, str, Any, float | None, str]) -> tuple[str, int
 
 
 def cmd_audio_to_images(args: argparse.Namespace) -> int:
-    from concurrent.futures import ProcessPoolExecutor
+    """Mirror a folder of audio as spectrogram images; resumable because a finished output is skipped.
 
-    from tqdm import tqdm
-
+    ``build-dataset`` (``sonogen/data/dataset.py``) is the captioned, flat, metadata-writing
+    sibling; the two share the pool (:func:`sonogen.utils.map_jobs`), and that module says
+    why they resume differently.
+    """
     from sonogen.audio.io import AUDIO_EXTENSIONS
+    from sonogen.utils import map_jobs
 
     root = Path(args.audio_dir)
     if not root.is_dir():
@@ -245,14 +248,10 @@ def cmd_audio_to_images(args: argparse.Namespace) -> int:
         jobs.append((str(src), str(stem), params, args.clip_seconds, args.ext))
     failures: list[tuple[str, str]] = []
     written = 0
-    if jobs:
-        with ProcessPoolExecutor(max_workers=args.workers) as pool:
-            for source, count, error in tqdm(
-                pool.map(_convert_one, jobs), total=len(jobs), desc="audio-to-images", unit="file"
-            ):
-                written += count
-                if error:
-                    failures.append((source, error))
+    for source, count, error in map_jobs(_convert_one, jobs, args.workers, desc="audio-to-images", unit="file"):
+        written += count
+        if error:
+            failures.append((source, error))
     print(
         f"converted {len(jobs) - len(failures)} file(s), wrote {written} image(s), "
         f"skipped {done_before} already done, {len(failures)} unreadable"

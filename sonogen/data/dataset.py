@@ -19,6 +19,13 @@ Each file is cut into windows of ``seconds`` (5.12 s = 512 columns) every
 file shorter than a window but at least half of one is padded with silence. Work is
 spread over processes, one file per task; each finished file leaves a small record in
 ``OUT/.parts/`` so an interrupted build resumes where it stopped.
+
+``sonogen audio-to-images`` (``sonogen/cli/convert.py``) shares the pool
+(:func:`sonogen.utils.map_jobs`) but not this resume scheme, on purpose: it mirrors the
+input tree one image per file or clip and keeps no metadata, so an existing output file
+is its whole record. Here one source gives a varying number of flat images (silent windows
+dropped) plus the rows of ``metadata.jsonl``, so only a per-source record can say that a
+source is finished and restore its rows without reading the audio again.
 """
 
 from __future__ import annotations
@@ -247,13 +254,9 @@ def build_dataset(audio_dir: str | os.PathLike[str], out: str | os.PathLike[str]
         SonogenError: not a folder, no audio, no captions at all, settings that differ from
             an earlier build in ``out``, or no image produced.
     """
-    from concurrent.futures import ProcessPoolExecutor
-
-    from tqdm import tqdm
-
     from sonogen.audio.io import AUDIO_EXTENSIONS
     from sonogen.spectrogram.params import SpectrogramParams
-    from sonogen.utils import atomic_path
+    from sonogen.utils import atomic_path, map_jobs
 
     settings = settings or BuildSettings()
     settings.check()
@@ -320,17 +323,7 @@ def build_dataset(audio_dir: str | os.PathLike[str], out: str | os.PathLike[str]
                 pass
         jobs.append((str(f), rel, captions[f], str(target), key, asdict(settings)))
 
-    bar = tqdm(total=len(jobs), desc="build-dataset", unit="file", disable=not progress or not jobs)
-    if workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            records.append(_process_file(job))
-            bar.update()
-    elif jobs:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for result in pool.map(_process_file, jobs):
-                records.append(result)
-                bar.update()
-    bar.close()
+    records += map_jobs(_process_file, jobs, workers, desc="build-dataset", unit="file", progress=progress)
 
     rows: list[dict[str, Any]] = []
     silent = 0

@@ -939,11 +939,8 @@ def write_corpus(out: str | os.PathLike[str], clips: int, seed: int = 0, workers
         The metadata rows, in clip order.
     """
     import json
-    from concurrent.futures import ProcessPoolExecutor
 
-    from tqdm import tqdm
-
-    from sonogen.utils import atomic_path
+    from sonogen.utils import atomic_path, map_jobs
 
     if clips < 1:
         raise SonogenError(f"--clips must be at least 1, got {clips}")
@@ -953,20 +950,8 @@ def write_corpus(out: str | os.PathLike[str], clips: int, seed: int = 0, workers
         raise SonogenError(f"output exists and is not a folder: {out}")
     folder.mkdir(parents=True, exist_ok=True)
     jobs = [(cid, cseed, style, float(seconds), font, str(folder)) for cid, cseed, style in clip_plan(clips, seed)]
-    bar = tqdm(total=len(jobs), desc="synth-corpus", unit="clip", disable=not progress)
-    rows: list[dict[str, Any]]
-    if workers <= 1:
-        rows = []
-        for job in jobs:
-            rows.append(_render_job(job))
-            bar.update()
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            rows = []
-            for row in pool.map(_render_job, jobs, chunksize=max(1, len(jobs) // (workers * 8))):
-                rows.append(row)
-                bar.update()
-    bar.close()
+    rows = list(map_jobs(_render_job, jobs, workers, desc="synth-corpus", unit="clip", progress=progress,
+                         chunksize=max(1, len(jobs) // (workers * 8))))
     with atomic_path(folder / "metadata.jsonl") as tmp:
         tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return rows
