@@ -1,8 +1,8 @@
 """Built-in seed images and masks, made by sonogen itself.
 
-Seed images are spectrograms of short loops synthesised here with numpy (drums, riffs,
-pads; fixed random generators, so they are identical everywhere) and converted with the
-foundation converter. Masks are drawn from their names: white repaints, black keeps.
+Seed images are spectrograms of short loops synthesised with numpy by
+:mod:`sonogen.audio.demo` (drums, riffs, pads; fixed random generators, so they are
+identical everywhere) and converted with the foundation converter. Masks are drawn from their names: white repaints, black keeps.
 Both are cached in memory. An id is only ever a dictionary key, never part of a path.
 """
 
@@ -14,139 +14,10 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
+from sonogen.audio.demo import RATE, SEED_SOURCES
 from sonogen.errors import SonogenError
 from sonogen.spectrogram.params import SpectrogramParams
 
-RATE = 44100
-
-
-# ---------------------------------------------------------------------- instruments
-def _time(seconds: float) -> np.ndarray:
-    return np.arange(int(round(seconds * RATE)), dtype=np.float64) / RATE
-
-
-def kick(seconds: float = 0.35) -> np.ndarray:
-    """A sine whose pitch falls from 150 to 45 Hz under a fast decay."""
-    t = _time(seconds)
-    freq = 45.0 + 105.0 * np.exp(-t * 30.0)
-    phase = 2.0 * np.pi * np.cumsum(freq) / RATE
-    return np.sin(phase) * np.exp(-t * 9.0)
-
-
-def snare(rng: np.random.Generator, seconds: float = 0.2) -> np.ndarray:
-    """Noise with a 190 Hz body, decaying in about 0.1 s."""
-    t = _time(seconds)
-    body = 0.5 * np.sin(2.0 * np.pi * 190.0 * t) * np.exp(-t * 25.0)
-    noise = rng.standard_normal(t.size) * np.exp(-t * 18.0)
-    noise = np.diff(noise, prepend=0.0)  # tilt towards the highs
-    return 0.6 * body + 0.4 * noise
-
-
-def hat(rng: np.random.Generator, seconds: float = 0.05) -> np.ndarray:
-    """A short burst of high-passed noise."""
-    t = _time(seconds)
-    noise = np.diff(rng.standard_normal(t.size + 2), n=2)
-    return 0.15 * noise * np.exp(-t * 80.0)
-
-
-def tone(freq: float, seconds: float, partials: tuple[float, ...] = (1.0,), decay: float = 3.0, attack: float = 0.005) -> np.ndarray:
-    """A note of harmonic (or given-ratio) partials, amplitude 1/k, exponential decay."""
-    t = _time(seconds)
-    wave = sum(np.sin(2.0 * np.pi * freq * ratio * t) / (k + 1) for k, ratio in enumerate(partials))
-    envelope = np.minimum(t / attack, 1.0) * np.exp(-t * decay)
-    return np.asarray(wave) * envelope
-
-
-def midi(note: float) -> float:
-    """Frequency in Hz of a MIDI note number."""
-    return 440.0 * 2.0 ** ((note - 69.0) / 12.0)
-
-
-def _place(track: np.ndarray, sound: np.ndarray, at_s: float, gain: float = 1.0) -> None:
-    start = int(round(at_s * RATE))
-    if start >= track.size:
-        return
-    end = min(track.size, start + sound.size)
-    track[start:end] += gain * sound[: end - start]
-
-
-def _beat_grid(seconds: float, bpm: float, per_beat: int) -> list[tuple[int, float]]:
-    step = 60.0 / bpm / per_beat
-    return [(i, i * step) for i in range(int(seconds / step) + 1)]
-
-
-# ---------------------------------------------------------------------- the loops
-def og_beat(seconds: float) -> np.ndarray:
-    """Straight 4/4 drums at 120 bpm: kick on 1 and 3, snare on 2 and 4, eighth hats."""
-    rng = np.random.default_rng(1)
-    track = np.zeros(_time(seconds).size)
-    for i, at in _beat_grid(seconds, 120.0, 2):
-        _place(track, hat(rng), at, 0.8)
-        if i % 4 == 0:
-            _place(track, kick(), at)
-        elif i % 4 == 2:
-            _place(track, snare(rng), at, 0.8)
-    return track
-
-
-def agile(seconds: float) -> np.ndarray:
-    """A quick sixteenth-note minor arpeggio (saw-like) over hats at 140 bpm."""
-    rng = np.random.default_rng(2)
-    track = np.zeros(_time(seconds).size)
-    notes = (57, 60, 64, 69, 67, 64, 60, 62)
-    for i, at in _beat_grid(seconds, 140.0, 4):
-        _place(track, tone(midi(notes[i % len(notes)]), 0.2, (1, 2, 3, 4, 5), decay=12.0), at, 0.35)
-        if i % 2 == 0:
-            _place(track, hat(rng), at, 0.6)
-        if i % 8 == 0:
-            _place(track, kick(), at, 0.8)
-    return track
-
-
-def marim(seconds: float) -> np.ndarray:
-    """Marimba-like pentatonic notes (fundamental + 4x partial, fast decay) at 110 bpm."""
-    track = np.zeros(_time(seconds).size)
-    notes = (72, 74, 76, 79, 81, 79, 76, 74, 69, 72)
-    for i, at in _beat_grid(seconds, 110.0, 2):
-        _place(track, tone(midi(notes[i % len(notes)]), 0.6, (1.0, 3.93, 9.2), decay=7.0), at, 0.45)
-    return track
-
-
-def motorway(seconds: float) -> np.ndarray:
-    """A driving octave bass riff (square-like) with four-on-the-floor kicks at 128 bpm."""
-    rng = np.random.default_rng(4)
-    track = np.zeros(_time(seconds).size)
-    bass = (40, 52, 40, 52, 43, 55, 38, 50)
-    for i, at in _beat_grid(seconds, 128.0, 2):
-        _place(track, tone(midi(bass[i % len(bass)]), 0.22, (1, 3, 5, 7), decay=6.0), at, 0.45)
-        if i % 2 == 0:
-            _place(track, kick(), at)
-        else:
-            _place(track, hat(rng), at, 0.7)
-    return track
-
-
-def vibes(seconds: float) -> np.ndarray:
-    """Soft seventh-chord pads with a slow attack over a laid-back beat at 90 bpm."""
-    rng = np.random.default_rng(5)
-    track = np.zeros(_time(seconds).size)
-    chords = ((62, 65, 69, 72), (55, 59, 62, 65), (60, 64, 67, 71))
-    bar = 4 * 60.0 / 90.0
-    for c in range(int(seconds / bar) + 2):
-        for note in chords[c % len(chords)]:
-            _place(track, tone(midi(note), bar, (1, 2), decay=0.8, attack=0.15), c * bar, 0.18)
-    for i, at in _beat_grid(seconds, 90.0, 1):
-        _place(track, kick() if i % 2 == 0 else snare(rng), at, 0.6)
-    return track
-
-
-SEED_SOURCES: dict[str, Callable[[float], np.ndarray]] = {
-    "og_beat": og_beat,
-    "agile": agile,
-    "marim": marim,
-    "motorway": motorway,
-    "vibes": vibes,
-}
 #: Seed image ids of the Riffusion web app.
 SEED_IMAGE_IDS: tuple[str, ...] = tuple(SEED_SOURCES)
 
