@@ -19,6 +19,11 @@ one character per step:
 
 Public API: :data:`STYLES`, :func:`compose`, :func:`render`, :func:`render_clip`,
 :func:`find_soundfont`.
+
+This is one of sonogen's two synthesisers, on purpose: it needs a SoundFont and
+``tinysoundfont`` and aims at realistic, varied, captioned training music. The other,
+:mod:`sonogen.audio.demo`, needs only numpy and makes the fixed sounds (the round-trip
+test clip, the seed images) that must be the same on every install.
 """
 
 from __future__ import annotations
