@@ -344,9 +344,8 @@ def _start(cfg: TrainConfig, out: Path, resuming: bool) -> tuple[Any, LossLog]:
 
 
 def _setup(cfg: TrainConfig, data: _Data, accelerator: Any, log: LossLog, out: Path) -> _Run:
-    """Model parts (loaded or new), what trains and what is frozen, LoRA, optimiser, EMA; then accelerate."""
+    """The data loader, the model parts, what trains, the optimiser and EMA; then accelerate's prepare."""
     from diffusers import DDPMScheduler
-    from diffusers.optimization import get_scheduler
 
     from sonogen.train.data import SpectrogramImages, collate
 
@@ -358,6 +357,31 @@ def _setup(cfg: TrainConfig, data: _Data, accelerator: Any, log: LossLog, out: P
     )
     kind = "lora" if cfg.lora else ("full" if cfg.checkpoint else "scratch")
     train_text = cfg.train_text_encoder or kind == "scratch"
+    parts = _model_parts(cfg, data, dataset, accelerator, log, out)
+    unet, text_encoder = parts["unet"], parts["text_encoder"]
+    trainable = _choose_trainable(cfg, parts, accelerator, train_text)
+    optimizer, lr_scheduler = _optimiser(cfg, trainable, accelerator.num_processes)
+    ema = None
+    if cfg.ema:
+        from diffusers.training_utils import EMAModel
+
+        ema = EMAModel(trainable, decay=cfg.ema_decay)
+        ema.to(accelerator.device)
+        accelerator.register_for_checkpointing(ema)
+    if train_text:
+        unet, text_encoder, optimizer, loader, lr_scheduler = accelerator.prepare(
+            unet, text_encoder, optimizer, loader, lr_scheduler
+        )
+    else:
+        unet, optimizer, loader, lr_scheduler = accelerator.prepare(unet, optimizer, loader, lr_scheduler)
+    return _Run(kind, accelerator, unet, parts["vae"], text_encoder, parts["tokenizer"], parts["scheduler"],
+                DDPMScheduler.from_config(parts["scheduler"].config), train_text, trainable, optimizer,
+                lr_scheduler, loader, ema)
+
+
+def _model_parts(cfg: TrainConfig, data: _Data, dataset: Any, accelerator: Any, log: LossLog,
+                 out: Path) -> dict[str, Any]:
+    """A checkpoint's parts (fine-tune, LoRA) or new ones (from scratch); the image size must suit the VAE."""
     if cfg.checkpoint:
         from sonogen.train.model import load_components
 
@@ -367,8 +391,13 @@ def _setup(cfg: TrainConfig, data: _Data, accelerator: Any, log: LossLog, out: P
     factor = 2 ** (len(parts["vae"].config.block_out_channels) - 1)
     if data.height % factor or data.width % factor:
         raise SonogenError(f"image size {data.width}x{data.height} must be a multiple of the VAE factor {factor}")
-    unet, vae, text_encoder = parts["unet"], parts["vae"], parts["text_encoder"]
+    return parts
 
+
+def _choose_trainable(cfg: TrainConfig, parts: dict[str, Any], accelerator: Any,
+                      train_text: bool) -> list[torch.nn.Parameter]:
+    """Freeze the VAE (and the text encoder unless it trains), add the LoRA adapter; the trained parameters."""
+    unet, vae, text_encoder = parts["unet"], parts["vae"], parts["text_encoder"]
     weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(accelerator.mixed_precision, torch.float32)
     vae.requires_grad_(False)
     _place(vae, accelerator.device, weight_dtype).eval()
@@ -390,33 +419,24 @@ def _setup(cfg: TrainConfig, data: _Data, accelerator: Any, log: LossLog, out: P
     unet.train()
     if train_text:
         text_encoder.train()
-
     trainable = [p for p in unet.parameters() if p.requires_grad]
     if train_text:
         trainable += [p for p in text_encoder.parameters() if p.requires_grad]
+    return trainable
+
+
+def _optimiser(cfg: TrainConfig, trainable: list[torch.nn.Parameter], processes: int) -> tuple[Any, Any]:
+    """AdamW and a constant learning rate after a linear warm-up."""
+    from diffusers.optimization import get_scheduler
+
     assert cfg.learning_rate is not None  # TrainConfig fills it in
     optimizer = torch.optim.AdamW(trainable, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     lr_scheduler = get_scheduler(
         "constant_with_warmup", optimizer=optimizer,
-        num_warmup_steps=cfg.lr_warmup_steps * accelerator.num_processes,
-        num_training_steps=cfg.max_steps * accelerator.num_processes,
+        num_warmup_steps=cfg.lr_warmup_steps * processes,
+        num_training_steps=cfg.max_steps * processes,
     )
-    ema = None
-    if cfg.ema:
-        from diffusers.training_utils import EMAModel
-
-        ema = EMAModel(trainable, decay=cfg.ema_decay)
-        ema.to(accelerator.device)
-        accelerator.register_for_checkpointing(ema)
-    if train_text:
-        unet, text_encoder, optimizer, loader, lr_scheduler = accelerator.prepare(
-            unet, text_encoder, optimizer, loader, lr_scheduler
-        )
-    else:
-        unet, optimizer, loader, lr_scheduler = accelerator.prepare(unet, optimizer, loader, lr_scheduler)
-    return _Run(kind, accelerator, unet, vae, text_encoder, parts["tokenizer"], parts["scheduler"],
-                DDPMScheduler.from_config(parts["scheduler"].config), train_text, trainable, optimizer,
-                lr_scheduler, loader, ema)
+    return optimizer, lr_scheduler
 
 
 def _resume(run: _Run, previous: Path | None, log: LossLog) -> int:
