@@ -7,12 +7,18 @@ here, not from one another.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
 from sonogen.errors import SonogenError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
+
+
+def default_workers() -> int:
+    """Worker processes of the batch commands unless --workers says otherwise: the cores, at most 4."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def add_format_options(parser: argparse.ArgumentParser) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from sonogen.argtypes import positive_float, positive_int
 from sonogen.cli.common import (
     add_format_options,
     check_image_path,
+    default_workers,
     params_from_args,
     save_image_atomic,
 )
@@ -65,7 +65,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("audio-to-images", help="a folder of audio -> spectrogram images, in parallel")
     p.add_argument("audio_dir")
     p.add_argument("outdir")
-    p.add_argument("--workers", type=positive_int, default=max(1, min(4, os.cpu_count() or 1)))
+    p.add_argument("--workers", type=positive_int, default=default_workers())
     p.add_argument("--clip-seconds", type=positive_float, default=None, help="cut into clips of this length")
     p.add_argument("--ext", choices=("png", "jpg", "webp"), default="png")
     add_format_options(p)

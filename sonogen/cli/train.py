@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
 from sonogen.argtypes import fraction, positive_float, positive_int
-from sonogen.cli.common import add_format_options, params_from_args
+from sonogen.cli.common import add_format_options, default_workers, params_from_args
 from sonogen.train.config import TrainConfig
-
-
-def _default_workers() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
 
 
 def register(subparsers: Any) -> None:
@@ -31,7 +26,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--silence-db", type=float, default=-50.0, metavar="DB",
                    help="skip windows quieter than this RMS level in dBFS (-50)")
     p.add_argument("--image-format", choices=("png", "jpg"), default="png")
-    p.add_argument("--workers", type=positive_int, default=_default_workers())
+    p.add_argument("--workers", type=positive_int, default=default_workers())
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_format_options(p)
     p.set_defaults(func=cmd_build_dataset)
@@ -46,7 +41,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("out")
     p.add_argument("--clips", type=positive_int, required=True, help="number of clips")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=positive_int, default=_default_workers())
+    p.add_argument("--workers", type=positive_int, default=default_workers())
     p.add_argument("--soundfont", default=None, metavar="PATH", help="a .sf2/.sf3 General MIDI SoundFont")
     p.add_argument("--seconds", type=positive_float, default=5.12, help="clip length (5.12)")
     p.add_argument("--no-progress", action="store_true")
