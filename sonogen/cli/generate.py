@@ -48,6 +48,25 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def add_speed_options(p: argparse.ArgumentParser) -> None:
+    """``--dtype`` and ``--compile``, for every command that loads a model."""
+    p.add_argument("--dtype", choices=DTYPES, default=None,
+                   help="weights dtype (default: float16 on a GPU, float32 on the CPU; latents stay float32)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the UNet and VAE decoder (faster after a slow first call per size)")
+
+
+#: ``--dtype`` names.
+DTYPES = ("float16", "bfloat16", "float32")
+
+
+def torch_dtype(name: str | None) -> Any:
+    """The torch dtype named by ``--dtype`` (None when not given)."""
+    import torch
+
+    return {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}.get(name or "")
+
+
 def add_model_options(p: argparse.ArgumentParser, *, output_required: bool = True) -> None:
     """Options shared by every generation command."""
     p.add_argument("-o", "--output", required=output_required, help="output audio (.wav/.flac/.ogg/.mp3)")
@@ -58,7 +77,7 @@ def add_model_options(p: argparse.ArgumentParser, *, output_required: bool = Tru
         "a Hub id is downloaded only when named and not cached)",
     )
     p.add_argument("--device", default=None, help="torch device (default: cuda, mps or cpu)")
-    p.add_argument("--dtype", choices=("float16", "bfloat16", "float32"), default=None, help="weights dtype on GPU")
+    add_speed_options(p)
     p.add_argument("--scheduler", choices=("default", "pndm", "dpm", "ddim"), default=None)
     p.add_argument("--lora", default=None, help="LoRA adapter folder or file to apply")
     p.add_argument("--steps", type=positive_int, default=None,
@@ -137,12 +156,12 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
 
 def _load(args: argparse.Namespace) -> Any:
-    import torch
-
     from sonogen.pipeline.loading import load_pipeline
 
-    dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}.get(args.dtype or "")
-    return load_pipeline(args.checkpoint, device=args.device, dtype=dtype, scheduler=args.scheduler, lora=args.lora)
+    return load_pipeline(
+        args.checkpoint, device=args.device, dtype=torch_dtype(args.dtype), scheduler=args.scheduler, lora=args.lora,
+        compile=bool(getattr(args, "compile", False)),
+    )
 
 
 def _load_input_audio(path: str) -> tuple[Any, int]:

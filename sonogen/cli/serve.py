@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from sonogen.cli.generate import add_speed_options
 from sonogen.errors import SonogenError
 
 
@@ -55,6 +56,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=_port, default=3013, help="TCP port (default 3013)")
     parser.add_argument("--device", help="torch device, e.g. cpu, cuda, cuda:1, mps (default: best available)")
+    add_speed_options(parser)
     parser.add_argument(
         "--cors-origin",
         action="append",
@@ -92,6 +94,8 @@ def serve(args: argparse.Namespace) -> int:
         device=args.device,
         lora=args.lora,
         scheduler=args.scheduler,
+        dtype=args.dtype,
+        compile=bool(args.compile),
         queue_size=args.queue_size,
         max_batch=args.max_batch,
         threads=args.threads,
@@ -118,9 +122,13 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def _load_for_serving(args: argparse.Namespace) -> Any:
+    from sonogen.cli.generate import torch_dtype
     from sonogen.pipeline import load_pipeline
 
-    return load_pipeline(args.checkpoint, device=args.device, scheduler=args.scheduler, lora=args.lora)
+    return load_pipeline(
+        args.checkpoint, device=args.device, dtype=torch_dtype(args.dtype), scheduler=args.scheduler, lora=args.lora,
+        compile=bool(args.compile),
+    )
 
 
 def _announcing_server(config: Any) -> Any:

@@ -61,15 +61,17 @@ def pick_device(device: str | None = None) -> torch.device:
 
 
 def pick_dtype(device: torch.device, dtype: torch.dtype | None = None) -> torch.dtype:
-    """float32 on the CPU; ``dtype`` or float16 on CUDA/MPS (bfloat16 on CUDA if asked)."""
+    """The weights' dtype: ``dtype`` when given, else float16 on CUDA/MPS and float32 on the CPU.
+
+    bfloat16 (and float16) on the CPU only when asked for: they are exact enough for
+    music and fast on CPUs with bf16 matrix units, slow elsewhere.
+    """
+    if dtype not in (None, torch.float16, torch.bfloat16, torch.float32):
+        raise SonogenError(f"unsupported dtype {dtype}; use float16, bfloat16 or float32")
     if device.type == "cpu":
-        if dtype not in (None, torch.float32):
-            logger.warning("%s is not supported on the CPU; using float32", dtype)
-        return torch.float32
+        return dtype or torch.float32
     if dtype is None:
         return torch.float16
-    if dtype not in (torch.float16, torch.bfloat16, torch.float32):
-        raise SonogenError(f"unsupported dtype {dtype}; use float16, bfloat16 or float32")
     if dtype == torch.bfloat16 and device.type == "mps":
         return torch.float16
     return dtype
@@ -81,6 +83,10 @@ def load_pipeline(
     dtype: torch.dtype | None = None,
     scheduler: str | None = None,
     lora: str | None = None,
+    *,
+    compile: bool | str = False,
+    channels_last: bool | None = None,
+    cache: bool = True,
 ) -> SonogenPipeline:
     """Load a :class:`SonogenPipeline` ready to run.
 
@@ -90,9 +96,14 @@ def load_pipeline(
             (:func:`sonogen.models.default_checkpoint_path`); without one it is an error
             (nothing is downloaded unless a Hub id is named).
         device: torch device; None picks CUDA, MPS or the CPU.
-        dtype: weights dtype on accelerators (float32 always on the CPU).
+        dtype: weights dtype; None means float16 on CUDA/MPS, float32 on the CPU
+            (:func:`pick_dtype`). Latents and the scheduler stay float32 either way.
         scheduler: None/"default" (the checkpoint's), "pndm", "dpm" (DPM-Solver++) or "ddim".
         lora: a LoRA adapter folder to apply to the UNet.
+        compile: ``torch.compile`` the UNet and VAE decoder (True, or a mode name);
+            see :meth:`SonogenPipeline.enable_speedups`.
+        channels_last: channels-last memory for the UNet and VAE; None means on CUDA only.
+        cache: cache negative-prompt text states and seed-image latents (same results).
 
     Raises:
         SonogenError: unknown path or id, no local copy while offline, bad options.
@@ -136,7 +147,9 @@ def load_pipeline(
         from sonogen.pipeline.lora import apply_lora
 
         apply_lora(pipe, lora)
-    return pipe
+    if channels_last is None:
+        channels_last = target.type == "cuda"
+    return pipe.enable_speedups(channels_last=channels_last, cache=cache, compile=compile)
 
 
 def _looks_like_path(name: str) -> bool:

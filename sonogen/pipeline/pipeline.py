@@ -10,6 +10,7 @@ embeddings and noise, then decodes images and audio.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 from collections.abc import Sequence
@@ -36,6 +37,11 @@ SPECTROGRAM_CONFIG = "spectrogram.json"
 SAMPLING_CONFIG = "sampling.json"
 #: Sampling settings for checkpoints that recommend none (Stable Diffusion's usual ones).
 FALLBACK_SAMPLING: dict[str, float] = {"num_inference_steps": 50, "guidance_scale": 7.0}
+#: torch.compile mode used by ``compile=True`` (autotuned kernels, no CUDA graphs: batch
+#: sizes and widths vary between requests).
+DEFAULT_COMPILE_MODE = "max-autotune-no-cudagraphs"
+#: Entries kept by each speed cache (negative-prompt text states, seed-image latents).
+CACHE_SIZE = 16
 
 
 class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
@@ -61,6 +67,76 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
         self.spectrogram_params = SpectrogramParams()
         #: the checkpoint's recommended sampling settings (``sampling.json``; set by the loader)
         self.sampling_defaults: dict[str, float] = {}
+        #: speed options (see :meth:`enable_speedups`)
+        self.channels_last = False
+        self.cache = False
+        self.compiled: str | None = None
+        self._text_cache: dict[tuple[Any, ...], torch.Tensor] = {}
+        self._latent_cache: dict[tuple[Any, ...], torch.Tensor] = {}
+
+    # ------------------------------------------------------------------ speed options
+    def enable_speedups(
+        self,
+        *,
+        channels_last: bool = False,
+        cache: bool = False,
+        compile: bool | str = False,
+        compile_backend: str = "inductor",
+    ) -> SonogenPipeline:
+        """Switch on speed options; each gives the plain path's images within rounding.
+
+        Half precision is the weights' dtype (``load_pipeline(dtype=...)``); the rest:
+
+        Args:
+            channels_last: UNet and VAE weights and activations in channels-last memory
+                (faster convolutions on tensor cores).
+            cache: keep the text states of negative prompts (the unconditional half of
+                guidance, usually ``""``) and the VAE latents of init/seed images, keyed by
+                text or by pixel content (at most :data:`CACHE_SIZE` of each).
+            compile: ``torch.compile`` the UNet and the VAE decoder; True uses
+                :data:`DEFAULT_COMPILE_MODE`, a string names the mode. The first call
+                at each new shape compiles (minutes on a GPU).
+            compile_backend: the torch.compile backend (tests use ``"aot_eager"``).
+        """
+        if channels_last:
+            self.unet.to(memory_format=torch.channels_last)
+            self.vae.to(memory_format=torch.channels_last)
+        self.channels_last = self.channels_last or channels_last
+        self.cache = self.cache or cache
+        if compile:
+            mode = DEFAULT_COMPILE_MODE if compile is True else str(compile)
+            options: dict[str, Any] = {"backend": compile_backend}
+            if compile_backend == "inductor":
+                options["mode"] = mode
+            self.unet.compile(**options)
+            self.vae.decoder.compile(**options)
+            self.compiled = mode if compile_backend == "inductor" else compile_backend
+        return self
+
+    def clear_caches(self) -> None:
+        """Forget cached text states and image latents (after changing weights by hand)."""
+        self._text_cache.clear()
+        self._latent_cache.clear()
+
+    def _cached(self, store: dict[tuple[Any, ...], torch.Tensor], key: tuple[Any, ...], make: Any) -> torch.Tensor:
+        if not self.cache:
+            return make()
+        key = (*key, str(self.device), self.unet.dtype, self.vae.dtype)
+        if key not in store:
+            if len(store) >= CACHE_SIZE:
+                store.pop(next(iter(store)))
+            store[key] = make()
+        return store[key]
+
+    def encode_negative(self, negatives: Sequence[str], num_chunks: int) -> torch.Tensor:
+        """:meth:`encode` for negative prompts, each distinct text encoded once when caching."""
+        if not self.cache:
+            return self.encode(negatives, num_chunks)
+        rows = {
+            text: self._cached(self._text_cache, ("text", text, num_chunks), lambda t=text: self.encode([t], num_chunks))
+            for text in dict.fromkeys(negatives)
+        }
+        return torch.cat([rows[text] for text in negatives])
 
     # ------------------------------------------------------------------ config
     @property
@@ -136,7 +212,7 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
             chunks_needed(p, self.tokenizer, self._layout()) for p in [*prompts, *negatives]
         )
         cond = self.encode(prompts, count)
-        uncond = self.encode(negatives, count)
+        uncond = self.encode_negative(negatives, count)
         noise = self.noise(seeds, width, height)
         scale = self.default_guidance if guidance_scale is None else guidance_scale
         guidance = torch.full((len(prompts),), float(scale))
@@ -277,7 +353,7 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
             )
             return {
                 "cond": self.encode([one.prompt], count),
-                "uncond": self.encode([one.negative_prompt or ""], count),
+                "uncond": self.encode_negative([one.negative_prompt or ""], count),
                 "noise": self.noise([one.seed], width),
                 "guidance": torch.tensor([float(one.guidance)]),
                 "strength": float(one.denoising),
@@ -335,11 +411,28 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
         shift = getattr(self.vae.config, "shift_factor", None) or 0.0
         return (latents - shift) * self.vae.config.scaling_factor
 
+    def _init_latents(self, image: Image.Image, width: int, height: int, loop: bool) -> torch.Tensor:
+        """float32 VAE latents ``(1, C, h, w)`` of an init/seed image (cached by content when caching)."""
+
+        def make() -> torch.Tensor:
+            pixels = self.image_to_tensor(image, width, height)
+            if self.channels_last:
+                pixels = pixels.contiguous(memory_format=torch.channels_last)
+            with self._seamless(loop):
+                return self.encode_image(pixels).float()
+
+        if not self.cache:
+            return make()
+        digest = hashlib.blake2b(image.tobytes(), digest_size=16).hexdigest()
+        return self._cached(self._latent_cache, ("image", digest, image.mode, image.size, width, height, loop), make)
+
     @torch.no_grad()
     def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
         """Latents -> images ``(B, 3, H, W)`` in [0, 1], float32."""
         shift = getattr(self.vae.config, "shift_factor", None) or 0.0
         scaled = latents.to(self.vae.dtype) / self.vae.config.scaling_factor + shift
+        if self.channels_last:
+            scaled = scaled.contiguous(memory_format=torch.channels_last)
         pixels = self.vae.decode(scaled).sample
         return ((pixels.float() + 1.0) / 2.0).clamp(0.0, 1.0)
 
@@ -376,15 +469,15 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
         width, height = noise.shape[-1] * f, noise.shape[-2] * f
         if mask_image is not None and init_image is None:
             raise SonogenError("a mask needs an image to keep parts of (init_image / seed image)")
+        # latents and the scheduler's arithmetic stay float32; the networks run in their dtype
+        noise = noise.float()
         if init_image is None:
             timesteps = self.timesteps_for(num_inference_steps, None)
             latents = noise * self.scheduler.init_noise_sigma
             init_latents = None
         else:
             timesteps = self.timesteps_for(num_inference_steps, strength)
-            init_pixels = self.image_to_tensor(init_image, width, height)
-            with self._seamless(loop):
-                init_latents = self.encode_image(init_pixels).to(noise.dtype).expand(batch, -1, -1, -1)
+            init_latents = self._init_latents(init_image, width, height, loop).expand(batch, -1, -1, -1)
             if len(timesteps):
                 latents = self.scheduler.add_noise(init_latents, noise, timesteps[:1].repeat(batch))
             else:
@@ -395,14 +488,17 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
                 self.mask_to_tensor(mask_image, width, height), size=noise.shape[-2:], mode="bilinear"
             ).to(noise.dtype)
         use_cfg = bool((guidance > 1.0).any())
-        states = torch.cat([uncond, cond]) if use_cfg else cond
-        g = guidance.to(self.device, noise.dtype)[:, None, None, None]
+        dtype = self.unet.dtype
+        states = (torch.cat([uncond, cond]) if use_cfg else cond).to(dtype)
+        g = guidance.to(self.device, torch.float32)[:, None, None, None]
         self.set_progress_bar_config(disable=not progress, leave=False)
         with self._seamless(loop), self.progress_bar(total=len(timesteps)) as bar:
             for i, t in enumerate(timesteps):
                 model_in = torch.cat([latents, latents]) if use_cfg else latents
-                model_in = self.scheduler.scale_model_input(model_in, t)
-                pred = self.unet(model_in, t, encoder_hidden_states=states).sample
+                model_in = self.scheduler.scale_model_input(model_in, t).to(dtype)
+                if self.channels_last:
+                    model_in = model_in.contiguous(memory_format=torch.channels_last)
+                pred = self.unet(model_in, t, encoder_hidden_states=states).sample.float()
                 if use_cfg:
                     pred_uncond, pred_cond = pred.chunk(2)
                     pred = pred_uncond + g * (pred_cond - pred_uncond)
@@ -419,7 +515,7 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
             repaint = self.mask_to_tensor(mask_image, width, height)
             pixels = repaint * pixels + (1.0 - repaint) * keep_from
         images = [self._to_image(p) for p in pixels]
-        waveforms = [self._to_audio(img, loop) for img in images]
+        waveforms = self._to_audio_batch(images, loop)
         return SonogenOutput(images, waveforms, self.spectrogram_params.sample_rate, self.spectrogram_params, [int(s) for s in seeds])
 
     # ------------------------------------------------------------------ decoding
@@ -435,6 +531,45 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
             exif[tag] = value
         return image
 
+    def _to_audio_batch(self, images: Sequence[Image.Image], loop: bool) -> list[np.ndarray]:
+        """Waveforms ``(C, S)`` of several same-size spectrogram images in one phase reconstruction.
+
+        The images' channels are stacked along the converter's channel axis (each channel
+        is reconstructed independently), so B images cost one batched call; each result
+        is peak-normalised on its own, as :meth:`_to_audio` does.
+        """
+        from sonogen.spectrogram.converter import get_converter
+        from sonogen.spectrogram.image import image_to_spectrogram
+
+        if len(images) == 1 or len({img.size for img in images}) > 1:
+            return [self._to_audio(img, loop) for img in images]
+        device = self.device if self.device.type == "cuda" else None
+        converter = get_converter(self.spectrogram_params, device)
+        sources = [self._tiled(img) if loop else img for img in images]
+        mels = [image_to_spectrogram(img, converter.params, DEFAULT_MAX_VALUE) for img in sources]
+        waves = converter.waveform_from_spectrogram(torch.cat(mels)).detach().cpu().numpy().astype(np.float32)
+        out: list[np.ndarray] = []
+        start = 0
+        period = images[0].width * self.spectrogram_params.hop_length
+        for mel in mels:
+            wave = waves[start : start + mel.shape[0]]
+            start += mel.shape[0]
+            peak = float(np.abs(wave).max()) if wave.size else 0.0
+            if peak > 0:
+                wave = wave * (0.98 / peak)
+            out.append(np.ascontiguousarray(wave[:, period : 2 * period]) if loop else wave)
+        return out
+
+    def _tiled(self, image: Image.Image) -> Image.Image:
+        """Three copies of ``image`` side by side, with its EXIF (loops are decoded from the middle one)."""
+        tiled = Image.new("RGB", (image.width * 3, image.height))
+        for k in range(3):
+            tiled.paste(image, (k * image.width, 0))
+        exif = tiled.getexif()
+        for tag, value in image.getexif().items():
+            exif[tag] = value
+        return tiled
+
     def _to_audio(self, image: Image.Image, loop: bool) -> np.ndarray:
         """Waveform ``(C, S)`` of a spectrogram image; loops are decoded as one period of a tiling."""
         from sonogen.spectrogram.converter import get_converter
@@ -444,13 +579,7 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
         converter = get_converter(self.spectrogram_params, device)
         if not loop:
             return converter.image_to_audio(image)[0]
-        tiled = Image.new("RGB", (image.width * 3, image.height))
-        for k in range(3):
-            tiled.paste(image, (k * image.width, 0))
-        exif = tiled.getexif()
-        for tag, value in image.getexif().items():
-            exif[tag] = value
-        wave, _ = converter.image_to_audio(tiled)
+        wave, _ = converter.image_to_audio(self._tiled(image))
         hop = self.spectrogram_params.hop_length
         period = image.width * hop
         return np.ascontiguousarray(wave[:, period : 2 * period])

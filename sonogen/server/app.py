@@ -60,6 +60,8 @@ class ServerConfig:
         device: torch device string (None: best available).
         lora: LoRA adapter folder/file applied after loading (``sonogen train --lora`` output).
         scheduler: sampler name for ``load_pipeline`` (None: the checkpoint's).
+        dtype: weights dtype name, ``float16``/``bfloat16``/``float32`` (None: float16 on a GPU, float32 on the CPU).
+        compile: ``torch.compile`` the UNet and VAE decoder.
         queue_size: most requests waiting for the model; more get 503 + Retry-After.
         max_batch: most compatible requests run as one batch (1: no batching).
         threads: torch threads of the model worker (None: torch's default).
@@ -76,6 +78,8 @@ class ServerConfig:
     device: str | None = None
     lora: str | None = None
     scheduler: str | None = None
+    dtype: str | None = None
+    compile: bool = False
     queue_size: int = 16
     max_batch: int = 4
     threads: int | None = None
@@ -113,9 +117,13 @@ ConfigDep = Annotated[ServerConfig, Depends(get_config)]
 
 def _default_factory(config: ServerConfig) -> Callable[[], Any]:
     def build() -> Any:
+        from sonogen.cli.generate import torch_dtype
         from sonogen.pipeline import load_pipeline
 
-        return load_pipeline(config.checkpoint, device=config.device, scheduler=config.scheduler, lora=config.lora)
+        return load_pipeline(
+            config.checkpoint, device=config.device, dtype=torch_dtype(config.dtype), scheduler=config.scheduler,
+            lora=config.lora, compile=config.compile,
+        )
 
     return build
 

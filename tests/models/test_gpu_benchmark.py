@@ -40,16 +40,30 @@ def test_gpu_benchmark_tiny_cpu(tmp_path: Path) -> None:
     figures = json.loads(out.read_text())
     paths = [row["path"] for row in figures["latency"]]
     assert len(paths) == 3 and paths[0].startswith("peer") and paths[2].startswith("sonogen fast")
-    # the peer and the fast path make one UNet call per step (guidance pair batched), the
-    # plain path two; all run the same img2img steps
+    # UNet calls are counted by hooks on the real networks: sonogen's pipeline (both rows
+    # are SonogenPipeline itself) batches the guidance pair as diffusers' img2img does, so
+    # all three make one call per scheduled step: diffusers' img2img runs the last
+    # int(steps * strength) = 1 of 2 PNDM steps, plus PNDM's repeated first PLMS step
     peer, plain, fast = (row["unet_evals"] for row in figures["latency"])
-    assert fast >= 1 and peer == fast and plain == 2 * fast
+    assert peer == plain == fast == 2
+    assert "pipeline" in figures["latency"][1]["path"] and "pipeline" in figures["latency"][2]["path"]
     for row in figures["latency"]:
-        assert row["total_s"] > 0 and all(row[p + "_s"] is not None for p in gpu.PARTS)
+        assert row["total_s"] > 0 and all(row[p + "_s"] is not None and row[p + "_s"] >= 0 for p in gpu.PARTS)
     assert figures["jam"][0]["batch"] == 2 and figures["jam"][0]["clips_per_s"] > 0
     assert figures["floor"]["floor_s"] > 0
     acc = figures["accuracy"]
-    assert acc["pass"] is True and acc["mel_rel"] < 1e-3  # same device: the phase path is identical
+    # bf16 against fp32 images within the stated tolerance; batched phase reconstruction
+    # against one call per image on the same images (equal up to float rounding)
+    assert acc["pass"] is True and acc["image_mean"] <= 0.02 and acc["mel_rel"] < 1e-3
+
+
+def test_benchmark_has_no_denoising_loop_of_its_own() -> None:
+    """The benchmark times SonogenPipeline: no UNet or scheduler call of its own."""
+    source = (REPO / "benchmarks" / "gpu.py").read_text()
+    body = source[source.index("class SonogenPath"):source.index("class PeerPath")]
+    assert "self.pipe(" in body
+    for own_loop in ("scheduler.step(", "unet(", "set_timesteps(", "waveform_from_spectrogram("):
+        assert own_loop not in body, own_loop
 
 
 def test_pixels_to_mel_matches_image_reader() -> None:
