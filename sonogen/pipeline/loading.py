@@ -63,12 +63,15 @@ def pick_device(device: str | None = None) -> torch.device:
 def pick_dtype(device: torch.device, dtype: torch.dtype | None = None) -> torch.dtype:
     """The weights' dtype: ``dtype`` when given, else float16 on CUDA/MPS and float32 on the CPU.
 
-    bfloat16 (and float16) on the CPU only when asked for: they are exact enough for
-    music and fast on CPUs with bf16 matrix units, slow elsewhere.
+    bfloat16 on the CPU only when asked for (fast on CPUs with bf16 matrix units, slow
+    elsewhere); float16 on the CPU falls back to float32 with a warning.
     """
     if dtype not in (None, torch.float16, torch.bfloat16, torch.float32):
         raise SonogenError(f"unsupported dtype {dtype}; use float16, bfloat16 or float32")
     if device.type == "cpu":
+        if dtype == torch.float16:
+            logger.warning("float16 is not supported on the CPU; using float32 (bfloat16 is)")
+            return torch.float32
         return dtype or torch.float32
     if dtype is None:
         return torch.float16
@@ -110,6 +113,11 @@ def load_pipeline(
     """
     target = pick_device(device)
     torch_dtype = pick_dtype(target, dtype)
+    if compile and target.type == "cpu":
+        import shutil
+
+        if not any(shutil.which(cc) for cc in ("cc", "gcc", "g++", "clang")):
+            raise SonogenError("--compile on the CPU needs a C++ compiler (install gcc), or leave --compile out")
     if not checkpoint:
         from sonogen.models import default_checkpoint_path
 
