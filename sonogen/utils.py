@@ -7,7 +7,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -74,3 +74,14 @@ def map_jobs(
             for result in pool.map(work, jobs, chunksize=chunksize):
                 yield result
                 bar.update()
+
+
+#: ``--dtype`` names.
+DTYPES = ("float16", "bfloat16", "float32")
+
+
+def torch_dtype(name: str | None) -> Any:
+    """The torch dtype named by ``--dtype`` (None when not given)."""
+    import torch
+
+    return {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}.get(name or "")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sonogen.errors import SonogenError
+from sonogen.utils import DTYPES
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
 
@@ -66,3 +67,11 @@ def save_image_atomic(image: Any, path: str) -> None:
     fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}[Path(path).suffix.lower()]
     with atomic_path(path) as tmp:
         save_image(image, str(tmp), fmt)
+
+
+def add_speed_options(p: argparse.ArgumentParser) -> None:
+    """``--dtype`` and ``--compile``, for every command that loads a model."""
+    p.add_argument("--dtype", choices=DTYPES, default=None,
+                   help="weights dtype (default: float16 on a GPU, float32 on the CPU; latents stay float32)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the UNet and VAE decoder (faster after a slow first call per size)")

@@ -11,60 +11,19 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from sonogen.argtypes import positive_float, positive_int
+from sonogen.argtypes import (
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    unit_float,
+)
+from sonogen.cli.common import add_speed_options
 from sonogen.errors import SonogenError
+from sonogen.utils import torch_dtype
 
 #: Longest clip drawn as one image; longer pieces are made by continuation.
 MAX_SINGLE_SECONDS = 10.24
-
-
-def _unit_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def add_speed_options(p: argparse.ArgumentParser) -> None:
-    """``--dtype`` and ``--compile``, for every command that loads a model."""
-    p.add_argument("--dtype", choices=DTYPES, default=None,
-                   help="weights dtype (default: float16 on a GPU, float32 on the CPU; latents stay float32)")
-    p.add_argument("--compile", action="store_true",
-                   help="torch.compile the UNet and VAE decoder (faster after a slow first call per size)")
-
-
-#: ``--dtype`` names.
-DTYPES = ("float16", "bfloat16", "float32")
-
-
-def torch_dtype(name: str | None) -> Any:
-    """The torch dtype named by ``--dtype`` (None when not given)."""
-    import torch
-
-    return {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}.get(name or "")
 
 
 def add_model_options(p: argparse.ArgumentParser, *, output_required: bool = True) -> None:
@@ -106,15 +65,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("prompt")
     add_model_options(p)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--strength", type=_unit_float, default=0.6, help="how much to change, 0..1 (0.6)")
+    p.add_argument("--strength", type=unit_float, default=0.6, help="how much to change, 0..1 (0.6)")
     p.add_argument("--to-prompt", default=None, metavar="TEXT",
                    help="move from PROMPT (start of the file) to this prompt (its end)")
-    p.add_argument("--to-seed", type=_non_negative_int, default=None, help="seed at the end (default: --seed)")
+    p.add_argument("--to-seed", type=non_negative_int, default=None, help="seed at the end (default: --seed)")
     p.add_argument("--clip-seconds", type=positive_float, default=5.12,
                    help="long input is cut into clips this long (5.12)")
-    p.add_argument("--overlap", type=_non_negative_float, default=0.2, metavar="SECONDS",
+    p.add_argument("--overlap", type=non_negative_float, default=0.2, metavar="SECONDS",
                    help="clips overlap by this much (0.2)")
-    p.add_argument("--crossfade", type=_non_negative_float, default=None, metavar="SECONDS",
+    p.add_argument("--crossfade", type=non_negative_float, default=None, metavar="SECONDS",
                    help="crossfade inside each overlap (default: the whole overlap)")
     p.set_defaults(func=cmd_transform)
 
@@ -125,7 +84,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--clips", type=positive_int, default=5, help="clips from alpha 0 to 1 (5)")
     p.add_argument("--seed-a", type=int, default=0)
     p.add_argument("--seed-b", type=int, default=1)
-    p.add_argument("--denoising", type=_unit_float, default=0.75, help="strength on the seed image (0.75)")
+    p.add_argument("--denoising", type=unit_float, default=0.75, help="strength on the seed image (0.75)")
     p.add_argument("--seed-image", default="og_beat", help="built-in seed image id (og_beat)")
     p.add_argument("--mask", default=None, help="built-in mask id")
     p.set_defaults(func=cmd_interpolate)

@@ -5,28 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sonogen.cli.generate import add_speed_options
+from sonogen.argtypes import port, positive_int
+from sonogen.cli.common import add_speed_options
 from sonogen.errors import SonogenError
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 0..65535, got {value}")
-    return value
-
-
-def _at_least_one(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def register(subparsers: Any) -> None:
@@ -54,7 +35,7 @@ def register(subparsers: Any) -> None:
         "--scheduler", choices=("default", "pndm", "dpm", "ddim"), default=None, help="sampler (default: the checkpoint's)"
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    parser.add_argument("--port", type=_port, default=3013, help="TCP port (default 3013)")
+    parser.add_argument("--port", type=port, default=3013, help="TCP port (default 3013)")
     parser.add_argument("--device", help="torch device, e.g. cpu, cuda, cuda:1, mps (default: best available)")
     add_speed_options(parser)
     parser.add_argument(
@@ -65,13 +46,13 @@ def register(subparsers: Any) -> None:
         help="allow browser pages from this origin (repeatable; '*' for any)",
     )
     parser.add_argument(
-        "--queue-size", type=_at_least_one, default=16, metavar="N", help="requests that may wait; more get 503"
+        "--queue-size", type=positive_int, default=16, metavar="N", help="requests that may wait; more get 503"
     )
     parser.add_argument(
-        "--max-batch", type=_at_least_one, default=4, metavar="N", help="compatible requests run together (1: off)"
+        "--max-batch", type=positive_int, default=4, metavar="N", help="compatible requests run together (1: off)"
     )
     parser.add_argument(
-        "--threads", type=_at_least_one, default=None, metavar="N", help="CPU threads for the model (default: torch's)"
+        "--threads", type=positive_int, default=None, metavar="N", help="CPU threads for the model (default: torch's)"
     )
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.set_defaults(func=serve)
@@ -122,8 +103,8 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def _load_for_serving(args: argparse.Namespace) -> Any:
-    from sonogen.cli.generate import torch_dtype
     from sonogen.pipeline import load_pipeline
+    from sonogen.utils import torch_dtype
 
     return load_pipeline(
         args.checkpoint, device=args.device, dtype=torch_dtype(args.dtype), scheduler=args.scheduler, lora=args.lora,

@@ -117,8 +117,8 @@ ConfigDep = Annotated[ServerConfig, Depends(get_config)]
 
 def _default_factory(config: ServerConfig) -> Callable[[], Any]:
     def build() -> Any:
-        from sonogen.cli.generate import torch_dtype
         from sonogen.pipeline import load_pipeline
+        from sonogen.utils import torch_dtype
 
         return load_pipeline(
             config.checkpoint, device=config.device, dtype=torch_dtype(config.dtype), scheduler=config.scheduler,
