@@ -202,8 +202,19 @@ def test_every_model_command_passes_dtype_and_compile(argv, tmp_path, monkeypatc
         seen.update(kwargs)
         raise SonogenError("stopped before loading")
 
-    monkeypatch.setattr(sonogen.pipeline.loading, "load_pipeline", fake_load)
+    # the package attribute first: its lazy __getattr__ would otherwise hand monkeypatch the
+    # fake as the value to restore, and the fake would outlive this test
+    monkeypatch.setattr(sonogen.pipeline, "load_pipeline", sonogen.pipeline.loading.load_pipeline)
     monkeypatch.setattr(sonogen.pipeline, "load_pipeline", fake_load)
+    monkeypatch.setattr(sonogen.pipeline.loading, "load_pipeline", fake_load)
     full = [a.format(out=tmp_path) for a in argv] + ["--device", "cpu", "--dtype", "bfloat16", "--compile"]
     assert main(full) == 2
     assert seen["dtype"] == torch.bfloat16 and seen["compile"] is True
+
+
+def test_the_real_load_pipeline_is_back_after_the_cli_cases() -> None:
+    import sonogen.pipeline
+    import sonogen.pipeline.loading
+
+    assert sonogen.pipeline.loading.load_pipeline.__module__ == "sonogen.pipeline.loading"
+    assert sonogen.pipeline.load_pipeline is sonogen.pipeline.loading.load_pipeline
