@@ -1,26 +1,32 @@
-"""Figures of a small sonogen model on the CPU (issue 6): speed, prompt adherence, a picture.
+"""Figures of the embedded default model (issue 10): prompt adherence, realism, a picture.
 
-* speed: model load time and the generation time of one 5.12 s clip (512 columns,
-  text -> image -> waveform) with ``--threads`` CPU threads (2 = the issue's laptop),
-  beside real time (5.12 s);
-* prompt adherence: a style classifier (multinomial logistic regression on log-mel
-  statistics, numpy/torch) is trained on part of a held-out corpus (clips the model never
-  saw, rendered with another seed by ``sonogen synth-corpus``); it scores the rest of the
-  held-out clips (real accuracy) and clips the model generates from each style's held-out
-  captions (generated accuracy, top-1);
-* a grid picture of generated spectrograms, one row per style.
+* **adherence**: a style classifier (multinomial logistic regression on spectrogram
+  statistics) is trained on held-out *rendered* clips only (``--train-per-style`` per
+  style, never generated ones) and checked on further held-out rendered clips (its own
+  top-1). It then labels clips the model generates from held-out captions of each style
+  (``--seeds`` per style, the model's default sampling settings); the figure is the top-1
+  agreement with the prompted style, with the confusion matrix.
+* **realism**: the Fréchet distance on the classifier's standardised features between
+  generated clips and held-out rendered clips, beside the same distance for the untrained
+  model (same architecture and VAE, new UNet and text encoder) and for other rendered
+  clips (rendered vs rendered, the floor at this sample size).
+* a grid picture of generated spectrograms, one row per style, and a few short clips.
 
-Any diffusers folder works, so the path can be tried on a tiny CPU-trained checkpoint::
+Generated clips are judged as audio: the waveform the pipeline returns is analysed again
+with the format's STFT, exactly as the rendered clips were, so phase reconstruction is
+part of what is judged. The held-out clips come from ``scripts/train_default_model.py
+--stage data`` (other seeds than the training corpus)::
 
-    python benchmarks/default_model.py --checkpoint /tmp/sonogen-smoke/export \\
-        --heldout /tmp/sonogen-smoke/heldout --clips-per-style 1 --steps 4 --out /tmp/figs
+    python benchmarks/default_model.py --seeds 8 --out benchmarks/results
 
-Writes ``OUT/default_model.json``, ``OUT/default_model_grid.png`` and prints a markdown table.
+Writes ``OUT/default_model.json``, ``OUT/default_model_grid.png``, ``OUT/confusion.md`` and
+prints markdown tables.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 import time
@@ -35,60 +41,70 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-CLIP_SECONDS = 5.12
 #: Mel bands are pooled into this many groups for the classifier's features.
 FEATURE_BANDS = 32
+#: Onset-envelope autocorrelation lags, in frames of 10 ms (50 ms .. 1.2 s).
+LAGS = tuple(int(round(x)) for x in np.geomspace(5, 120, 16))
+
+
+def recipe() -> Any:
+    """``scripts/train_default_model.py`` as a module (styles, data layout, analysis)."""
+    spec = importlib.util.spec_from_file_location("train_default_model", REPO / "scripts" / "train_default_model.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 # --------------------------------------------------------------------------- features
-def clip_features(wave: np.ndarray, rate: int) -> np.ndarray:
-    """Style features of one clip ``(C, S)``: per band group, log-mel mean, std and flux.
+def pixel_features(pixels: np.ndarray) -> np.ndarray:
+    """Style features of one spectrogram image.
 
-    The mel spectrogram (sonogen's v1 format, 512 bands) is pooled into
-    :data:`FEATURE_BANDS` groups; per group: mean and standard deviation of the log
-    magnitude over time and mean absolute frame-to-frame change (rhythm), plus the
-    spectrum-wide onset strength's autocorrelation at 16 lags (tempo/groove).
+    Args:
+        pixels: uint8 ``(bands, frames)`` in image orientation (top row = highest band,
+            loud = dark), as :func:`wave_pixels` or the training data give.
 
     Returns:
-        float64 vector of ``3 * FEATURE_BANDS + 16`` values.
+        float64 vector of ``4 * FEATURE_BANDS + len(LAGS)`` values: per band group
+        (low to high) the mean level, its spread over time, its mean frame-to-frame change
+        (rhythm) and the mean spread across the group's bands (tonal lines versus noise);
+        then the onset envelope's autocorrelation at :data:`LAGS` (tempo and groove).
     """
-    from sonogen.spectrogram.converter import get_converter
-
-    converter = get_converter()
-    if rate != converter.params.sample_rate:
-        from sonogen.audio.io import resample
-
-        wave = resample(wave, rate, converter.params.sample_rate)
-    mono = np.asarray(wave, np.float32).mean(axis=0, keepdims=True)
-    mel = converter.spectrogram_from_waveform(torch.from_numpy(mono))[0].double().numpy()  # (bands, frames)
-    groups = mel.reshape(FEATURE_BANDS, -1, mel.shape[-1]).mean(axis=1)  # (groups, frames)
-    log = np.log(groups + 1e-3 * groups.max() + 1e-9)
-    flux = np.abs(np.diff(log, axis=1))
-    onset = np.maximum(np.diff(log, axis=1), 0).sum(axis=0)
+    level = (255.0 - pixels[::-1].astype(np.float64)) / 255.0  # (bands, frames), low band first
+    bands, frames = level.shape
+    grouped = level.reshape(FEATURE_BANDS, bands // FEATURE_BANDS, frames)
+    groups = grouped.mean(axis=1)  # (groups, frames)
+    texture = grouped.std(axis=1).mean(axis=1)
+    flux = np.abs(np.diff(groups, axis=1)).mean(axis=1)
+    onset = np.maximum(np.diff(groups, axis=1), 0.0).sum(axis=0)
     onset = onset - onset.mean()
     denom = float((onset**2).sum()) or 1.0
-    lags = [int(round(x)) for x in np.geomspace(5, 120, 16)]  # 50 ms .. 1.2 s at 10 ms hop
-    ac = [float((onset[:-lag] * onset[lag:]).sum() / denom) if lag < onset.size else 0.0 for lag in lags]
-    return np.concatenate([log.mean(axis=1), log.std(axis=1), flux.mean(axis=1), ac])
+    ac = [float((onset[:-lag] * onset[lag:]).sum() / denom) if lag < onset.size else 0.0 for lag in LAGS]
+    return np.concatenate([groups.mean(axis=1), groups.std(axis=1), flux, texture, ac])
 
 
 class StyleClassifier:
     """Multinomial logistic regression on standardised features (L2-regularised, LBFGS)."""
 
-    def __init__(self, styles: Sequence[str], l2: float = 1e-2) -> None:
+    def __init__(self, styles: Sequence[str], l2: float = 1e-3) -> None:
         self.styles = list(styles)
         self.l2 = l2
         self.mean: np.ndarray | None = None
         self.scale: np.ndarray | None = None
         self.weight: torch.Tensor | None = None
 
+    def standardise(self, x: np.ndarray) -> np.ndarray:
+        """Features ``(N, D)`` in the units the classifier was fitted in."""
+        assert self.mean is not None and self.scale is not None, "fit first"
+        return (x - self.mean) / self.scale
+
     def fit(self, x: np.ndarray, labels: Sequence[str]) -> StyleClassifier:
         """Train on features ``(N, D)`` and style names."""
         self.mean, self.scale = x.mean(axis=0), x.std(axis=0) + 1e-6
-        z = torch.from_numpy((x - self.mean) / self.scale).float()
+        z = torch.from_numpy(self.standardise(x)).float()
         y = torch.tensor([self.styles.index(s) for s in labels])
         w = torch.zeros(z.shape[1] + 1, len(self.styles), requires_grad=True)
-        opt = torch.optim.LBFGS([w], max_iter=300, line_search_fn="strong_wolfe")
+        opt = torch.optim.LBFGS([w], max_iter=500, line_search_fn="strong_wolfe")
         ones = torch.ones(len(z), 1)
 
         def closure() -> torch.Tensor:
@@ -104,8 +120,8 @@ class StyleClassifier:
 
     def predict(self, x: np.ndarray) -> list[str]:
         """Top-1 style per row of ``(N, D)``."""
-        assert self.mean is not None and self.scale is not None and self.weight is not None
-        z = torch.from_numpy((x - self.mean) / self.scale).float()
+        assert self.weight is not None, "fit first"
+        z = torch.from_numpy(self.standardise(x)).float()
         logits = torch.cat([z, torch.ones(len(z), 1)], dim=1) @ self.weight
         return [self.styles[i] for i in logits.argmax(dim=1).tolist()]
 
@@ -115,133 +131,195 @@ def accuracy(predicted: Sequence[str], truth: Sequence[str]) -> float:
     return float(np.mean([p == t for p, t in zip(predicted, truth, strict=True)])) if truth else 0.0
 
 
-def read_corpus(folder: Path) -> list[dict[str, Any]]:
-    """Rows of ``folder/metadata.jsonl`` (file_name, text, style, ...)."""
-    path = folder / "metadata.jsonl"
-    if not path.is_file():
-        raise SystemExit(f"no metadata.jsonl in {folder}: make it with `sonogen synth-corpus {folder} --clips N`")
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+def confusion(predicted: Sequence[str], truth: Sequence[str], styles: Sequence[str]) -> np.ndarray:
+    """Counts ``(len(styles), len(styles))``: row = prompted style, column = label given."""
+    m = np.zeros((len(styles), len(styles)), dtype=int)
+    for p, t in zip(predicted, truth, strict=True):
+        m[styles.index(t), styles.index(p)] += 1
+    return m
 
 
-def split_heldout(rows: list[dict[str, Any]], test_fraction: float = 0.25) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Per style: the last quarter (at least one clip when a style has two) is the test part."""
-    by_style: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        by_style.setdefault(row["style"], []).append(row)
-    train, test = [], []
-    for items in by_style.values():
-        k = max(1, int(round(len(items) * test_fraction))) if len(items) > 1 else 0
-        train += items[: len(items) - k]
-        test += items[len(items) - k :]
-    return train, test
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to feature sets ``(N, D)`` and ``(M, D)``.
+
+    ``|mu_a - mu_b|^2 + tr(C_a + C_b - 2 (C_a^1/2 C_b C_a^1/2)^1/2)``, computed with
+    symmetric eigendecompositions (no scipy).
+    """
+    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    vals, vecs = np.linalg.eigh(ca)
+    root_a = (vecs * np.sqrt(np.clip(vals, 0, None))) @ vecs.T
+    inner = np.linalg.eigvalsh(root_a @ cb @ root_a)
+    cross = float(np.sqrt(np.clip(inner, 0, None)).sum())
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(ca) + np.trace(cb) - 2.0 * cross)
 
 
 # --------------------------------------------------------------------------- picture
 def save_grid(images: dict[str, list[Any]], path: Path) -> None:
     """Spectrogram images, one row per style (style name at the left), as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from PIL import Image, ImageDraw
 
     styles = list(images)
     cols = max(len(v) for v in images.values())
-    fig, axes = plt.subplots(len(styles), cols, figsize=(2.0 * cols + 1.2, 1.6 * len(styles)), squeeze=False)
+    tile_w, tile_h, label = 128, 128, 110
+    sheet = Image.new("L", (label + cols * (tile_w + 4), len(styles) * (tile_h + 4) + 4), 255)
+    draw = ImageDraw.Draw(sheet)
     for r, style in enumerate(styles):
-        for c in range(cols):
-            ax = axes[r][c]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if c < len(images[style]):
-                ax.imshow(np.asarray(images[style][c].convert("L")), cmap="gray", aspect="auto")
-            if c == 0:
-                ax.set_ylabel(style, rotation=0, ha="right", va="center", fontsize=9)
-    fig.suptitle("generated spectrograms (rows: styles; 512 bands x 5.12 s)", fontsize=10)
-    fig.tight_layout()
+        y = 4 + r * (tile_h + 4)
+        draw.text((4, y + tile_h // 2 - 6), style, fill=0)
+        for c, img in enumerate(images[style]):
+            sheet.paste(img.convert("L").resize((tile_w, tile_h)), (label + c * (tile_w + 4), y))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    sheet.save(path)
+
+
+def save_loss_curve(rows: list[dict[str, Any]], path: Path, key: str = "loss") -> None:
+    """A line plot (PNG, drawn with PIL) of ``key`` against ``minutes`` of training.
+
+    Args:
+        rows: records with ``minutes`` and ``key`` (the trainer's ``loss.jsonl``), in order.
+    """
+    from PIL import Image, ImageDraw
+
+    width, height, pad = 640, 320, 48
+    xs = [float(r["minutes"]) for r in rows]
+    ys = [float(r[key]) for r in rows]
+    lo, hi = min(ys), max(ys)
+    span_x, span_y = (max(xs) - min(xs)) or 1.0, (hi - lo) or 1.0
+    img = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(img)
+    draw.rectangle([pad, pad // 2, width - pad // 2, height - pad], outline="black")
+    points = [(pad + (x - min(xs)) / span_x * (width - 1.5 * pad), height - pad - (y - lo) / span_y * (height - 1.5 * pad))
+              for x, y in zip(xs, ys, strict=True)]
+    draw.line(points, fill=(40, 90, 200), width=2)
+    draw.text((pad, 4), f"UNet training loss (min-SNR-weighted v-MSE, mean of 50 steps): {hi:.3f} -> {ys[-1]:.3f}", fill="black")
+    draw.text((pad, height - pad + 6), f"0 .. {max(xs):.0f} minutes of training on the CPU", fill="black")
+    draw.text((4, pad // 2), f"{hi:.3f}", fill="black")
+    draw.text((4, height - pad - 10), f"{lo:.3f}", fill="black")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path)
 
 
 # --------------------------------------------------------------------------- main
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default=None, help="diffusers folder (default: the packaged default model)")
-    parser.add_argument("--heldout", type=Path, required=True, help="held-out corpus folder (sonogen synth-corpus)")
-    parser.add_argument("--clips-per-style", type=int, default=4, help="generated clips per style")
-    parser.add_argument("--steps", type=int, default=20, help="inference steps per clip")
-    parser.add_argument("--guidance", type=float, default=7.0)
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads (the issue's 2 cores)")
+    parser.add_argument("--work", type=Path, default=None, help="training state folder with data/heldout")
+    parser.add_argument("--seeds", type=int, default=8, help="generated clips per style (8)")
+    parser.add_argument("--train-per-style", type=int, default=25, help="rendered clips per style to fit the classifier")
+    parser.add_argument("--test-per-style", type=int, default=20, help="further rendered clips per style to test it")
+    parser.add_argument("--untrained", action="store_true", help="also generate with an untrained UNet for the FD")
+    parser.add_argument("--batch", type=int, default=8, help="clips per pipeline call")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--clips-out", type=int, default=4, help="short example clips to write (MP3)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     return parser.parse_args(argv)
+
+
+def generate_set(pipe: Any, prompts: list[str], seeds: list[int], batch: int, analyse: Any) -> tuple[list[Any], list[np.ndarray], list[np.ndarray]]:
+    """Generate ``prompts`` (default sampling); returns images, waveforms and their re-analysed pixels."""
+    images, waves, pixels = [], [], []
+    for i in range(0, len(prompts), batch):
+        out = pipe(prompts[i:i + batch], seed=seeds[i:i + batch], progress=False)
+        for img, wave in zip(out.images, out.waveforms, strict=True):
+            images.append(img)
+            waves.append(wave)
+            pixels.append(analyse(wave))
+        print(f"  generated {min(i + batch, len(prompts))}/{len(prompts)}", flush=True)
+    return images, waves, pixels
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    from sonogen.audio.io import load_audio
     from sonogen.models import default_checkpoint_path
     from sonogen.pipeline import load_pipeline
 
+    rec = recipe()
+    work = (args.work or rec.WORK).resolve()
     checkpoint = args.checkpoint or default_checkpoint_path()
     if checkpoint is None:
-        raise SystemExit("no --checkpoint given and no packaged default model yet (sonogen/models/default/)")
-    # --- speed: load, then one 5.12 s clip (after one warm-up clip)
+        raise SystemExit("no --checkpoint given and no packaged default model (sonogen/models/default/)")
+    styles = list(rec.DEFAULT_STYLES)
+    held = rec.load_split(work, "heldout")
+    by_style: dict[str, list[int]] = {s: [i for i, st in enumerate(held["styles"]) if st == s] for s in styles}
+    ntr, nte, nseed = args.train_per_style, args.test_per_style, args.seeds
+    if min(len(v) for v in by_style.values()) < ntr + nte + nseed:
+        raise SystemExit(f"held-out split has too few clips per style for {ntr} + {nte} + {nseed}")
+    feats = np.stack([pixel_features(p) for p in held["images"]])
+    tr = [i for s in styles for i in by_style[s][:ntr]]
+    te = [i for s in styles for i in by_style[s][ntr:ntr + nte]]
+    ref = [i for s in styles for i in by_style[s][ntr + nte:ntr + nte + nseed]]  # rendered twins of the prompts
+    clf = StyleClassifier(styles).fit(feats[tr], [str(held["styles"][i]) for i in tr])
+    real_top1 = accuracy(clf.predict(feats[te]), [str(held["styles"][i]) for i in te])
+    print(f"classifier: fitted on {len(tr)} rendered clips, top-1 {real_top1:.1%} on {len(te)} further rendered clips")
+
+    prompts = [str(held["captions"][i]) for i in ref]
+    truth = [str(held["styles"][i]) for i in ref]
+    seeds = [10_000 + k for k in range(len(prompts))]
     start = time.perf_counter()
     pipe = load_pipeline(str(checkpoint), device="cpu")
-    load_s = time.perf_counter() - start
-    prompt = "funky bass and drums at 110 bpm"
-    pipe(prompt, seed=0, num_inference_steps=args.steps, guidance_scale=args.guidance, progress=False)
-    start = time.perf_counter()
-    pipe(prompt, seed=1, num_inference_steps=args.steps, guidance_scale=args.guidance, progress=False)
+    print(f"generating {len(prompts)} clips ({pipe.default_steps} steps, guidance {pipe.default_guidance})")
+    images, waves, pixels = generate_set(pipe, prompts, seeds, args.batch, rec.wave_pixels)
     gen_s = time.perf_counter() - start
+    gen_feats = np.stack([pixel_features(p) for p in pixels])
+    predicted = clf.predict(gen_feats)
+    top1 = accuracy(predicted, truth)
+    matrix = confusion(predicted, truth, styles)
+    per_style = {s: int(matrix[k, k]) for k, s in enumerate(styles)}
 
-    # --- classifier on the held-out corpus
-    rows = read_corpus(args.heldout)
-    styles = sorted({r["style"] for r in rows})
-    train_rows, test_rows = split_heldout(rows)
-    feats: dict[str, np.ndarray] = {}
-    for row in rows:
-        wave, rate = load_audio(str(args.heldout / row["file_name"]))
-        feats[row["file_name"]] = clip_features(wave, rate)
-    clf = StyleClassifier(styles).fit(
-        np.stack([feats[r["file_name"]] for r in train_rows]), [r["style"] for r in train_rows]
-    )
-    real_acc = accuracy(clf.predict(np.stack([feats[r["file_name"]] for r in test_rows])), [r["style"] for r in test_rows]) if test_rows else 0.0
+    z_ref = clf.standardise(feats[tr])
+    fd = {
+        "generated": frechet_distance(clf.standardise(gen_feats), z_ref),
+        "rendered": frechet_distance(clf.standardise(feats[ref]), z_ref),
+    }
+    if args.untrained:
+        from sonogen.train.model import build_text_encoder, build_unet
 
-    # --- generated clips from each style's held-out captions
-    captions: dict[str, list[str]] = {}
-    for row in test_rows + train_rows:
-        captions.setdefault(row["style"], []).append(row["text"])
-    images: dict[str, list[Any]] = {}
-    gen_feats, gen_truth = [], []
-    for style in styles:
-        for k in range(args.clips_per_style):
-            text = captions[style][k % len(captions[style])]
-            out = pipe(text, seed=1000 + k, num_inference_steps=args.steps, guidance_scale=args.guidance, progress=False)
-            images.setdefault(style, []).append(out.images[0])
-            gen_feats.append(clip_features(out.waveforms[0], out.sample_rate))
-            gen_truth.append(style)
-    gen_pred = clf.predict(np.stack(gen_feats))
-    gen_acc = accuracy(gen_pred, gen_truth)
-    per_style = {s: accuracy([p for p, t in zip(gen_pred, gen_truth, strict=True) if t == s], [s] * gen_truth.count(s)) for s in styles}
+        cfg = rec.model_cfg()
+        torch.manual_seed(0)
+        raw = load_pipeline(str(checkpoint), device="cpu")
+        raw.unet = build_unet(cfg["unet"], raw.latent_channels, int(cfg["text_encoder"]["hidden_size"]), 32).eval()
+        raw.text_encoder = build_text_encoder(cfg["text_encoder"], raw.tokenizer).eval()
+        print("untrained model:")
+        _, _, raw_pixels = generate_set(raw, prompts, seeds, args.batch, rec.wave_pixels)
+        fd["untrained"] = frechet_distance(clf.standardise(np.stack([pixel_features(p) for p in raw_pixels])), z_ref)
+
     args.out.mkdir(parents=True, exist_ok=True)
-    save_grid(images, args.out / "default_model_grid.png")
+    loss_log = work / "unet" / "loss.jsonl"
+    if loss_log.is_file():
+        rows = [json.loads(line) for line in loss_log.read_text().splitlines() if line.strip()]
+        save_loss_curve(rows, args.out / "default_model_loss.png")
+    grid: dict[str, list[Any]] = {}
+    for img, style in zip(images, truth, strict=True):
+        grid.setdefault(style, []).append(img)
+    save_grid(grid, args.out / "default_model_grid.png")
+    from sonogen.audio.io import save_audio
+
+    written = []
+    listen = [s for s in ("drums only", "solo piano", "techno", "string ensemble", *styles) if s in styles]
+    for style in list(dict.fromkeys(listen))[: args.clips_out]:
+        j = truth.index(style)
+        name = f"default_model_{truth[j].replace(' ', '_')}.mp3"
+        save_audio(args.out / name, waves[j], pipe.spectrogram_params.sample_rate)
+        written.append({"file": name, "prompt": prompts[j], "seed": seeds[j]})
 
     figures = {
-        "checkpoint": str(checkpoint), "threads": args.threads, "steps": args.steps, "load_s": load_s,
-        "generate_s": gen_s, "x_realtime": CLIP_SECONDS / gen_s, "styles": len(styles),
-        "heldout_train": len(train_rows), "heldout_test": len(test_rows), "real_top1": real_acc,
-        "generated_clips": len(gen_truth), "generated_top1": gen_acc, "generated_top1_per_style": per_style,
+        "checkpoint": str(checkpoint), "styles": styles, "steps": pipe.default_steps, "guidance": pipe.default_guidance,
+        "classifier_train_clips": len(tr), "classifier_test_clips": len(te), "classifier_real_top1": real_top1,
+        "generated_clips": len(prompts), "generated_top1": top1, "generated_correct_per_style": per_style,
+        "confusion": matrix.tolist(), "frechet": fd, "generate_seconds": gen_s, "clips": written,
     }
     (args.out / "default_model.json").write_text(json.dumps(figures, indent=2) + "\n")
-    print(f"checkpoint {checkpoint}; {args.threads} threads; {args.steps} steps\n")
-    print("| figure | value | target |\n|---|---|---|")
-    print(f"| model load | {load_s:.2f} s | < 3 s |")
-    print(f"| one 5.12 s clip | {gen_s:.2f} s ({CLIP_SECONDS / gen_s:.2f}x real time) | < 5.12 s |")
-    print(f"| style classifier, real held-out clips (top-1, {len(styles)} styles, {len(test_rows)} clips) | {real_acc:.1%} | - |")
-    print(f"| style classifier, generated clips (top-1, {len(gen_truth)} clips) | {gen_acc:.1%} | >= 60% over >= 12 styles |")
-    print(f"\ngrid: {args.out / 'default_model_grid.png'}")
+    head = "| prompted \\ labelled | " + " | ".join(s for s in styles) + " |\n|---|" + "---|" * len(styles) + "\n"
+    rows = "".join(f"| {s} | " + " | ".join(str(v) for v in matrix[k]) + " |\n" for k, s in enumerate(styles))
+    (args.out / "confusion.md").write_text(head + rows)
+    print("\n| figure | value |\n|---|---|")
+    print(f"| classifier top-1 on further rendered clips ({len(te)}) | {real_top1:.1%} |")
+    print(f"| generated clips labelled as prompted ({len(prompts)}, {len(styles)} styles) | {top1:.1%} |")
+    for name, value in fd.items():
+        print(f"| Fréchet distance, {name} vs rendered | {value:.2f} |")
+    print("\n" + head + rows)
     return 0
 
 

@@ -66,25 +66,80 @@ def test_default_config_fits_budget() -> None:
     assert 512 % factor == 0
 
 
-def test_style_classifier_separates_styles() -> None:
-    import sys
+def _load(name: str, relative: str):  # type: ignore[no-untyped-def]
+    """A script of the repository (benchmarks/, scripts/) as a module."""
+    import importlib.util
 
-    repo = Path(__file__).resolve().parents[2]
-    sys.path.insert(0, str(repo / "benchmarks"))
-    try:
-        import default_model as dm
-    finally:
-        sys.path.remove(str(repo / "benchmarks"))
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[2] / relative)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tone_pixels(freq: float, rng: np.random.Generator, pulse: float | None = None) -> np.ndarray:
+    """Spectrogram pixels (via the recipe's analysis) of a 2 s tone, optionally pulsed."""
+    recipe = _load("train_default_model", "scripts/train_default_model.py")
     rate = 44100
-    t = np.arange(int(rate * 1.0)) / rate
+    t = np.arange(2 * rate) / rate
+    wave = 0.5 * np.sin(2 * np.pi * freq * (1 + 0.03 * rng.standard_normal()) * t)
+    if pulse:
+        wave *= (np.sin(2 * np.pi * pulse * t) > 0.6).astype(np.float64)
+    return recipe.wave_pixels((wave + 0.01 * rng.standard_normal(t.size))[None].astype(np.float32))
+
+
+def test_style_classifier_separates_what_differs() -> None:
+    dm = _load("default_model_bench", "benchmarks/default_model.py")
     rng = np.random.default_rng(0)
-
-    def clip(style: str) -> np.ndarray:
-        f = {"low": 110.0, "high": 2500.0}[style] * (1 + 0.05 * rng.standard_normal())
-        return (0.5 * np.sin(2 * np.pi * f * t) + 0.01 * rng.standard_normal(t.size))[None].astype(np.float32)
-
-    labels = ["low", "high"] * 6
-    x = np.stack([dm.clip_features(clip(s), rate) for s in labels])
-    clf = dm.StyleClassifier(["low", "high"]).fit(x[:8], labels[:8])
-    assert dm.accuracy(clf.predict(x[8:]), labels[8:]) == 1.0
+    kinds = {"low drone": (110.0, None), "high drone": (2500.0, None), "low pulse": (110.0, 4.0)}
+    labels = list(kinds) * 4
+    x = np.stack([dm.pixel_features(_tone_pixels(kinds[k][0], rng, kinds[k][1])) for k in labels])
+    assert x.shape == (12, 4 * dm.FEATURE_BANDS + len(dm.LAGS)) and np.isfinite(x).all()
+    clf = dm.StyleClassifier(list(kinds)).fit(x[:9], labels[:9])
+    assert dm.accuracy(clf.predict(x[9:]), labels[9:]) == 1.0
     assert dm.accuracy(["a", "b"], ["a", "c"]) == 0.5
+    m = dm.confusion(["a", "b", "b"], ["a", "a", "b"], ["a", "b"])
+    assert m.tolist() == [[1, 1], [0, 1]]  # rows: prompted, columns: labelled
+
+
+def test_frechet_distance() -> None:
+    dm = _load("default_model_bench", "benchmarks/default_model.py")
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((400, 3))
+    b = rng.standard_normal((400, 3))
+    assert dm.frechet_distance(a, a) < 1e-6
+    same = dm.frechet_distance(a, b)
+    shifted = dm.frechet_distance(a, b + np.array([3.0, 0.0, 0.0]))
+    assert same < 0.2 and abs(shifted - same - 9.0) < 0.5  # a mean shift of 3 adds 3^2
+    wide = dm.frechet_distance(a, 2.0 * b)  # per axis (1 - 2)^2 = 1, three axes
+    assert abs(wide - 3.0) < 0.6
+
+
+def test_recipe_pixels_match_the_format() -> None:
+    """The recipe's fast float32 analysis gives the converter's float64 image to one grey level."""
+    from sonogen.spectrogram.converter import get_converter
+
+    recipe = _load("train_default_model", "scripts/train_default_model.py")
+    rng = np.random.default_rng(2)
+    wave = (0.3 * rng.standard_normal((1, 44100 * 3))).astype(np.float32)
+    fast = recipe.wave_pixels(wave)
+    exact = np.asarray(get_converter().audio_to_image(wave, 44100).convert("L"))[:, :512]
+    assert fast.shape == exact.shape == (512, 301)
+    assert np.abs(fast.astype(int) - exact.astype(int)).max() <= 1
+
+
+def test_min_snr_weight_and_ema() -> None:
+    import torch
+
+    recipe = _load("train_default_model", "scripts/train_default_model.py")
+    snr = torch.tensor([0.0, 0.5, 5.0, 100.0])
+    w = recipe.min_snr_weight(snr)
+    assert torch.allclose(w, torch.tensor([0.1, 0.5 / 1.5, 5.0 / 6.0, 5.0 / 101.0]).clamp(min=0.1))
+    p = [torch.zeros(3)]
+    ema = recipe.Ema(p, decay=0.9)
+    p[0] += 1.0
+    ema.update(p)  # warm-up decay min(0.9, 2 / 11)
+    assert torch.allclose(ema.shadow[0], torch.full((3,), 1.0 - 2.0 / 11.0))
+    for _ in range(200):
+        ema.update(p)
+    assert torch.allclose(ema.shadow[0], torch.ones(3), atol=1e-6)

@@ -1,0 +1,97 @@
+"""Speed of the embedded default model on the CPU (issue 10): prompt to MP3, warm and cold.
+
+* **warm**: one process, torch on ``--threads`` threads, the model loaded once and one
+  clip generated to warm up; then ``--repeats`` clips of 5.12 s, each timed from the
+  prompt to MP3 bytes on disk (text encoding, every UNet step with guidance, VAE decode,
+  phase reconstruction, MP3 encoding), at the model's default sampling settings. The
+  phase reconstruction and the MP3 encoding are also timed alone on the last clip.
+* **cold**: ``sonogen generate PROMPT -o OUT.mp3`` as a new process (imports, model
+  load, one clip, writing the file), ``--repeats`` times.
+
+Run it on a quiet machine::
+
+    python benchmarks/default_model_speed.py --threads 2 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CLIP_SECONDS = 5.12
+PROMPT = "a fast drum beat, drums only"
+
+
+def warm(checkpoint: str | None, threads: int, repeats: int, out: Path) -> dict[str, float]:
+    """Median seconds per clip in one process, and the share of phase reconstruction and MP3."""
+    import torch
+
+    from sonogen.audio.io import save_audio
+    from sonogen.pipeline import load_pipeline
+    from sonogen.spectrogram.converter import get_converter
+
+    torch.set_num_threads(threads)
+    start = time.perf_counter()
+    pipe = load_pipeline(checkpoint, device="cpu")
+    load_s = time.perf_counter() - start
+    pipe(PROMPT, seed=0, progress=False)  # warm-up: caches, allocator, first-call overheads
+    times = []
+    for k in range(repeats):
+        t0 = time.perf_counter()
+        result = pipe(PROMPT, seed=1 + k, progress=False)
+        save_audio(out / f"warm{k}.mp3", result.waveforms[0], result.sample_rate)
+        times.append(time.perf_counter() - t0)
+    converter = get_converter(pipe.spectrogram_params)
+    t0 = time.perf_counter()
+    converter.image_to_audio(result.images[0])
+    phase_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    save_audio(out / "again.mp3", result.waveforms[0], result.sample_rate)
+    mp3_s = time.perf_counter() - t0
+    return {"load_s": load_s, "clip_s": statistics.median(times), "clip_max_s": max(times),
+            "phase_s": phase_s, "mp3_s": mp3_s, "steps": float(pipe.default_steps)}
+
+
+def cold(checkpoint: str | None, threads: int, repeats: int, out: Path) -> list[float]:
+    """Wall seconds of fresh ``sonogen generate`` processes."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    extra = ["--checkpoint", checkpoint] if checkpoint else []
+    times = []
+    for k in range(repeats):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "sonogen.cli", "generate", PROMPT, "-o", str(out / f"cold{k}.mp3"),
+                        "--seed", str(k), *extra], check=True, env=env, stdout=subprocess.DEVNULL)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", default=None, help="default: the packaged default model")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        w = warm(args.checkpoint, args.threads, args.repeats, out)
+        c = cold(args.checkpoint, args.threads, args.repeats, out)
+    print(f"threads {args.threads}, {int(w['steps'])} steps, prompt {PROMPT!r}\n")
+    print("| figure | value | target |\n|---|---|---|")
+    print(f"| one 5.12 s clip, prompt to MP3, warm process (median of {args.repeats}; max) | "
+          f"{w['clip_s']:.2f} s ({w['clip_max_s']:.2f} s) = {CLIP_SECONDS / w['clip_s']:.2f}x real time | <= 5.12 s |")
+    print(f"| of which phase reconstruction | {w['phase_s']:.2f} s | |")
+    print(f"| of which MP3 encoding | {w['mp3_s']:.2f} s | |")
+    print(f"| model load in a warm process | {w['load_s']:.2f} s | |")
+    print(f"| cold `sonogen generate ... -o beat.mp3` process (median of {len(c)}; max) | "
+          f"{statistics.median(c):.2f} s ({max(c):.2f} s) | <= 12 s |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
