@@ -36,14 +36,18 @@ class Tally:
 
 
 def body(client_id: int, n: int, steps: int) -> dict[str, Any]:
+    """The original app's request; ``steps`` <= 0 leaves the step count to the server's model."""
     alpha = (n % 4) * 0.25
-    return {
+    request: dict[str, Any] = {
         "alpha": alpha,
         "num_inference_steps": steps,
         "seed_image_id": "og_beat",
         "start": {"prompt": "church bells on sunday", "seed": client_id, "denoising": 0.75, "guidance": 7},
         "end": {"prompt": "jazz with piano", "seed": client_id + 1, "denoising": 0.75, "guidance": 7},
     }
+    if steps <= 0:
+        del request["num_inference_steps"]
+    return request
 
 
 async def client_loop(cid: int, url: str, deadline: float, args: argparse.Namespace, tally: Tally) -> None:
@@ -148,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="a running server (default: start one with the tiny model)")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30.0, help="how long new requests are sent")
-    parser.add_argument("--steps", type=int, default=2, help="num_inference_steps per request")
+    parser.add_argument("--steps", type=int, default=2,
+                        help="num_inference_steps per request (0: leave it out, the model's default)")
     parser.add_argument("--queue-size", type=int, default=4)
     parser.add_argument("--max-batch", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the in-process server")
