@@ -97,26 +97,15 @@ def _clip_vocab() -> tuple[dict[str, int], list[str]]:
     """CLIP's vocabulary and merges, built from the BPE file as OpenAI's tokenizer builds them."""
     lines = gzip.decompress(CLIP_BPE.read_bytes()).decode("utf-8").split("\n")
     merges = lines[1 : 49152 - 256 - 2 + 1]
-    chars = list(_byte_table().values())
+    from sonogen.pipeline.bpe import byte_table
+
+    chars = list(byte_table().values())
     tokens = chars + [c + "</w>" for c in chars] + ["".join(m.split()) for m in merges]
     tokens += ["<|startoftext|>", "<|endoftext|>"]
     vocab = {tok: i for i, tok in enumerate(tokens)}
     if len(vocab) != CLIP_VOCAB_SIZE:
         raise SonogenError(f"{CLIP_BPE} gave {len(vocab)} vocabulary entries, expected {CLIP_VOCAB_SIZE}")
     return vocab, merges
-
-
-def _byte_table() -> dict[int, str]:
-    """GPT-2/CLIP's reversible byte -> printable character table (the first 256 vocabulary entries)."""
-    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    chars = keep[:]
-    extra = 0
-    for b in range(256):
-        if b not in keep:
-            keep.append(b)
-            chars.append(256 + extra)
-            extra += 1
-    return {b: chr(c) for b, c in zip(keep, chars, strict=True)}
 
 
 def load_ldm_file(path: Path, state: dict[str, torch.Tensor], dtype: torch.dtype) -> SonogenPipeline:
