@@ -11,6 +11,12 @@ Prints latency percentiles of answered requests, throughput, how many were refus
 counters when it runs in-process).
 
     python benchmarks/load.py --clients 8 --seconds 30
+
+``--ray`` deploys the tiny model on a local Ray instance (``--ray-cpus`` CPUs, 127.0.0.1)
+through ``sonogen serve --ray``'s application instead, once per replica count of
+``--replicas`` (default 1 and 2), and ends with one line per count: throughput, p50, p90.
+
+    python benchmarks/load.py --ray --replicas 1,2 --clients 8 --seconds 30
 """
 
 from __future__ import annotations
@@ -109,7 +115,7 @@ def start_server(args: argparse.Namespace) -> tuple[str, Any, Any]:
     return f"http://127.0.0.1:{port}", server, app
 
 
-async def main_async(args: argparse.Namespace) -> int:
+async def main_async(args: argparse.Namespace, summary: list[str] | None = None) -> int:
     server = app = None
     url = args.url
     if url is None:
@@ -133,6 +139,9 @@ async def main_async(args: argparse.Namespace) -> int:
         print(f"latency s: p50 {percentile(lat, 50):.2f}  p90 {percentile(lat, 90):.2f}  "
               f"p99 {percentile(lat, 99):.2f}  max {max(lat):.2f}  mean {statistics.mean(lat):.2f}")
         print(f"throughput: {answered / elapsed:.2f} clips/s ({answered / elapsed * 5.11:.2f} s of audio per s)")
+        if summary is not None:
+            summary.append(f"{answered / elapsed:.2f} clips/s, p50 {percentile(lat, 50):.2f} s, "
+                           f"p90 {percentile(lat, 90):.2f} s, refused {tally.refused}, errors {tally.errors or 0}")
     ok = not tally.errors and lost == 0
     if app is not None:
         engine = app.state.engine
@@ -159,8 +168,67 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the in-process server")
     parser.add_argument("--backoff", type=float, default=0.5, help="longest wait after a 503, s")
     parser.add_argument("--timeout", type=float, default=300.0, help="per-request timeout, s")
+    parser.add_argument("--ray", action="store_true", help="through Ray Serve (needs the ray extra)")
+    parser.add_argument("--replicas", default="1,2", help="with --ray: replica counts to measure, e.g. 1,2")
+    parser.add_argument("--ray-cpus", type=float, default=2, help="with --ray: CPUs of the local Ray instance")
     args = parser.parse_args(argv)
+    if args.ray:
+        return run_ray(args)
     return asyncio.run(main_async(args))
+
+
+def run_ray(args: argparse.Namespace) -> int:
+    """The load test against ``serve --ray``'s application with each replica count in turn."""
+    import functools
+    import os
+    import socket
+
+    try:
+        counts = [int(n) for n in args.replicas.split(",") if n.strip()]
+        assert counts and min(counts) >= 1
+    except (ValueError, AssertionError):
+        print(f"load.py: --replicas wants counts like 1,2, got {args.replicas!r}", file=sys.stderr)
+        return 2
+    try:
+        import ray
+        from ray import serve
+    except ImportError:
+        print('load.py: --ray needs the ray extra (pip install "sonogen[ray]")', file=sys.stderr)
+        return 2
+    from sonogen.cluster.serve import APP_NAME, RaySettings, build_application
+    from sonogen.pipeline.tiny import build_tiny_pipeline
+    from sonogen.server import ServerConfig
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray.init(num_cpus=args.ray_cpus, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    rows: list[str] = []
+    worst = 0
+    try:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        config = ServerConfig(queue_size=args.queue_size, max_batch=args.max_batch, threads=args.threads,
+                              pipeline_factory=functools.partial(build_tiny_pipeline, seed=0))
+        for count in counts:
+            share = max(0.25, args.ray_cpus / count)
+            print(f"deploying {count} replica(s) of the tiny model on Ray {ray.__version__} ...", file=sys.stderr)
+            serve.run(build_application(config, RaySettings(replicas=count, num_cpus=share)), name=APP_NAME,
+                      route_prefix="/")
+            args.url = f"http://127.0.0.1:{port}"
+            summary: list[str] = []
+            worst = max(worst, asyncio.run(main_async(args, summary)))
+            rows.append(f"ray, {count} replica(s): " + (summary[0] if summary else "nothing answered"))
+            serve.delete(APP_NAME)
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+    print()
+    print(f"clients {args.clients}, window {args.seconds:.0f} s, steps {args.steps}, "
+          f"queue {args.queue_size}, max batch {args.max_batch}, Ray CPUs {args.ray_cpus:g}")
+    for row in rows:
+        print(row)
+    return worst
 
 
 if __name__ == "__main__":

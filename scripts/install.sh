@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q "torch==2.13.0"
-python -m pip install -q -e ".[dev]"
+python -m pip install -q -e ".[dev,ray]"  # ray: serve --ray / build-dataset --ray and their tests
 # tinysoundfont's wheel declares pyaudio (playback only), which needs PortAudio headers
 # to build; sonogen only renders offline, so install it without that dependency.
 python -m pip install -q --no-deps "tinysoundfont>=0.3.7,<0.4"

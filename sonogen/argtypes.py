@@ -83,3 +83,15 @@ def port(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"port must be 0..65535, got {value}")
     return value
+
+
+def replica_range(text: str) -> tuple[int, int]:
+    """``MIN:MAX`` replicas for ``serve --ray --autoscale``: 0 <= MIN <= MAX, MAX >= 1."""
+    lo, sep, hi = text.partition(":")
+    try:
+        low, high = int(lo), int(hi)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN:MAX replicas, e.g. 1:4, got {text!r}") from None
+    if not sep or low < 0 or high < 1 or low > high:
+        raise argparse.ArgumentTypeError(f"expected MIN:MAX with 0 <= MIN <= MAX and MAX >= 1, got {text!r}")
+    return low, high

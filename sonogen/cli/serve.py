@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sonogen.argtypes import port, positive_int
+from sonogen.argtypes import port, positive_int, replica_range
 from sonogen.cli.common import add_speed_options
 from sonogen.errors import SonogenError
 
@@ -55,6 +55,25 @@ def register(subparsers: Any) -> None:
         "--threads", type=positive_int, default=None, metavar="N", help="CPU threads for the model (default: torch's)"
     )
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    ray = parser.add_argument_group("Ray Serve (needs the ray extra: pip install \"sonogen[ray]\")")
+    ray.add_argument(
+        "--ray", action="store_true",
+        help="serve as Ray Serve replicas: each loads the model once and owns a GPU (or a CPU share)",
+    )
+    ray.add_argument(
+        "--address", default=None, metavar="ADDR",
+        help="the Ray cluster to join (auto, host:6379, ray://host:10001; default: start a local one)",
+    )
+    scale = ray.add_mutually_exclusive_group()
+    scale.add_argument("--replicas", type=positive_int, default=None, metavar="N", help="model replicas (default 1)")
+    scale.add_argument(
+        "--autoscale", type=replica_range, default=None, metavar="MIN:MAX",
+        help="let Ray Serve scale the model replicas between MIN and MAX",
+    )
+    ray.add_argument(
+        "--replica-cpus", type=float, default=None, metavar="N",
+        help="CPUs per model replica (default: 1 with a GPU, else the cluster's CPUs shared out)",
+    )
     parser.set_defaults(func=serve)
 
 
@@ -65,6 +84,11 @@ def serve(args: argparse.Namespace) -> int:
     whatever waits for that line can send requests at once.
     """
     import time
+
+    if not args.ray and (args.address or args.replicas or args.autoscale or args.replica_cpus is not None):
+        raise SonogenError("--address, --replicas, --autoscale and --replica-cpus need --ray")
+    if args.ray:
+        return _serve_ray(args)
 
     import uvicorn
 
@@ -100,6 +124,59 @@ def serve(args: argparse.Namespace) -> int:
     if app.state.startup_error is not None:
         raise SonogenError(f"the server could not start: {app.state.startup_error}")
     return 0 if server.started else 1
+
+
+def _config_from_args(args: argparse.Namespace) -> Any:
+    from sonogen.server import ServerConfig
+
+    return ServerConfig(
+        checkpoint=args.checkpoint, device=args.device, lora=args.lora, scheduler=args.scheduler,
+        dtype=args.dtype, compile=bool(args.compile), queue_size=args.queue_size, max_batch=args.max_batch,
+        threads=args.threads, cors_origins=list(args.cors_origin),
+    )
+
+
+def _serve_ray(args: argparse.Namespace) -> int:
+    """Deploy on Ray Serve and wait until interrupted (the app is deleted on the way out)."""
+    import time
+
+    from sonogen.cluster import connect, require_ray
+
+    require_ray()
+    if args.replica_cpus is not None and args.replica_cpus <= 0:
+        raise SonogenError("--replica-cpus must be positive")
+    from sonogen.cluster.serve import APP_NAME, RaySettings, build_application
+
+    ray = connect(args.address)
+    from ray import serve
+
+    resources = ray.cluster_resources()
+    settings = RaySettings(replicas=args.replicas or 1, autoscale=args.autoscale, num_cpus=args.replica_cpus)
+    app = build_application(
+        _config_from_args(args), settings, cluster_gpus=float(resources.get("GPU", 0)),
+        cluster_cpus=float(resources.get("CPU", 1)),
+    )
+    serve.start(http_options={"host": args.host, "port": args.port})
+    layout = f"{args.autoscale[0]}..{args.autoscale[1]}" if args.autoscale else str(settings.replicas)
+    print(f"sonogen: deploying {layout} model replica(s) on Ray {ray.__version__} ...", flush=True)
+    started = time.monotonic()
+    try:
+        serve.run(app, name=APP_NAME, route_prefix="/", blocking=False)
+    except Exception as exc:  # a replica that cannot load its model fails the deployment
+        raise SonogenError(f"the Ray Serve deployment failed: {' '.join(str(exc).split())[:400]}") from exc
+    print(f"sonogen: deployed in {time.monotonic() - started:.1f} s", flush=True)
+    print(f"sonogen: serving on http://{args.host}:{args.port}/ (API docs at /docs) through Ray Serve", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        try:
+            serve.delete(APP_NAME)
+        finally:
+            ray.shutdown()
+    return 0
 
 
 def _load_for_serving(args: argparse.Namespace) -> Any:

@@ -28,6 +28,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--image-format", choices=("png", "jpg"), default="png")
     p.add_argument("--workers", type=positive_int, default=default_workers())
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--ray", action="store_true",
+                   help="convert on a Ray cluster with Ray Data (needs the ray extra: pip install \"sonogen[ray]\")")
+    p.add_argument("--address", default=None, metavar="ADDR",
+                   help="with --ray: the cluster to join (auto, host:6379, ray://host:10001; default: a local Ray)")
     add_format_options(p)
     p.set_defaults(func=cmd_build_dataset)
 
@@ -67,7 +71,23 @@ def cmd_build_dataset(args: argparse.Namespace) -> int:
         seconds=args.seconds, overlap=args.overlap, silence_db=args.silence_db,
         image_format=args.image_format, params=asdict(params_from_args(args)),
     )
-    report = build_dataset(args.audio_dir, args.out, settings, workers=args.workers, progress=not args.no_progress)
+    runner = None
+    if args.address and not args.ray:
+        from sonogen.errors import SonogenError
+
+        raise SonogenError("--address needs --ray")
+    if args.ray:
+        from sonogen.cluster import require_ray
+        from sonogen.cluster.data import RayRunner
+
+        require_ray()  # one line before any work when the extra is missing
+        runner = RayRunner(args.address, num_cpus=None if args.address else args.workers)
+    try:
+        report = build_dataset(args.audio_dir, args.out, settings, workers=args.workers,
+                               progress=not args.no_progress, runner=runner)
+    finally:
+        if runner is not None:
+            runner.close()
     print_report(report, args.out)
     return 0
 

@@ -35,7 +35,7 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -247,8 +247,12 @@ class BuildReport:
 
 def build_dataset(audio_dir: str | os.PathLike[str], out: str | os.PathLike[str],
                   settings: BuildSettings | None = None, workers: int = 1,
-                  progress: bool = True) -> BuildReport:
+                  progress: bool = True, runner: Callable[..., Iterable[Any]] | None = None) -> BuildReport:
     """Build (or resume) an image dataset from a captioned audio folder; see the module doc.
+
+    ``runner`` maps the per-file worker over the jobs, with :func:`sonogen.utils.map_jobs`'s
+    signature (default: ``map_jobs``, a local process pool); ``build-dataset --ray`` passes
+    :class:`sonogen.cluster.data.RayRunner`, so both make the same files.
 
     Raises:
         SonogenError: not a folder, no audio, no captions at all, settings that differ from
@@ -323,7 +327,8 @@ def build_dataset(audio_dir: str | os.PathLike[str], out: str | os.PathLike[str]
                 pass
         jobs.append((str(f), rel, captions[f], str(target), key, asdict(settings)))
 
-    records += map_jobs(_process_file, jobs, workers, desc="build-dataset", unit="file", progress=progress)
+    run = runner or map_jobs
+    records += run(_process_file, jobs, workers, desc="build-dataset", unit="file", progress=progress)
 
     rows: list[dict[str, Any]] = []
     silent = 0

@@ -72,6 +72,9 @@ class ServerConfig:
         max_long_s: longest piece /v1/long makes, seconds.
         pipeline_factory: builds the pipeline in the lifespan (default: ``load_pipeline``).
         load_model: when False the lifespan loads nothing (tests override current_engine).
+        engine_factory: builds the engine in the lifespan instead of loading a pipeline here
+            (``sonogen serve --ray``: an engine that sends jobs to Ray Serve model replicas);
+            an engine with an async ``astart()`` is awaited once.
     """
 
     checkpoint: str | None = None
@@ -90,6 +93,7 @@ class ServerConfig:
     max_long_s: float = 300.0
     pipeline_factory: Callable[[], Any] | None = None
     load_model: bool = True
+    engine_factory: Callable[[ServerConfig], Any] | None = None
 
 
 def current_engine(request: Request) -> Engine | None:
@@ -134,8 +138,12 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine: Engine | None = None
-        if config.load_model:
+        engine: Any = None
+        if config.engine_factory is not None:
+            engine = config.engine_factory(config)
+            if hasattr(engine, "astart"):
+                await engine.astart()
+        elif config.load_model:
             factory = config.pipeline_factory or _default_factory(config)
             try:
                 pipeline = await run_in_threadpool(factory)
@@ -380,4 +388,5 @@ def _add_routes(app: FastAPI) -> None:
             },
             "stats": engine.stats.as_dict(),
             "version": _version(),
+            **(await engine.cluster_health() if hasattr(engine, "cluster_health") else {}),
         }
