@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from sonogen.argtypes import port, positive_int, replica_range
@@ -147,6 +148,8 @@ def _serve_ray(args: argparse.Namespace) -> int:
         raise SonogenError("--replica-cpus must be positive")
     from sonogen.cluster.serve import APP_NAME, RaySettings, build_application
 
+    if args.checkpoint and args.address is None and _looks_local(args.checkpoint) and not Path(args.checkpoint).exists():
+        raise SonogenError(f"checkpoint not found: {args.checkpoint}")  # before any replica tries to load it
     ray = connect(args.address)
     from ray import serve
 
@@ -177,6 +180,11 @@ def _serve_ray(args: argparse.Namespace) -> int:
         finally:
             ray.shutdown()
     return 0
+
+
+def _looks_local(checkpoint: str) -> bool:
+    """A path rather than a Hub id (``owner/name``)."""
+    return checkpoint.startswith((".", "/", "~")) or checkpoint.endswith((".safetensors", ".ckpt")) or "\\" in checkpoint
 
 
 def _load_for_serving(args: argparse.Namespace) -> Any:

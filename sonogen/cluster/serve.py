@@ -360,6 +360,7 @@ def build_application(config: Any, settings: RaySettings, *, cluster_gpus: float
         health_check_period_s=2,
         health_check_timeout_s=30,
         graceful_shutdown_timeout_s=5,
+        max_constructor_retry_count=3,  # a checkpoint that cannot load fails the deployment soon
         **scale,
     )(ModelReplica)
 

@@ -41,3 +41,10 @@ def test_missing_extra_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
         err = capsys.readouterr().err.strip()
         assert 'pip install "sonogen[ray]"' in err and "\n" not in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_missing_checkpoint_fails_before_deploying(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("ray", reason='the ray extra is not installed (pip install "sonogen[ray]")')
+    assert main(["serve", "--ray", "--checkpoint", str(tmp_path / "nope.safetensors")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "checkpoint not found" in err and "\n" not in err
