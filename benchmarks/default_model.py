@@ -208,7 +208,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=8, help="generated clips per style (8)")
     parser.add_argument("--train-per-style", type=int, default=25, help="rendered clips per style to fit the classifier")
     parser.add_argument("--test-per-style", type=int, default=20, help="further rendered clips per style to test it")
-    parser.add_argument("--untrained", action="store_true", help="also generate with an untrained UNet for the FD")
+    parser.add_argument("--untrained", type=int, default=0, metavar="N",
+                        help="also generate N clips per style with an untrained UNet and text encoder, for the FD")
+    parser.add_argument("--vae-ceiling", type=int, default=0, metavar="N",
+                        help="also pass N rendered clips per style through the VAE (encode, decode, phase) and "
+                             "label them: what a perfect UNet could reach through this VAE")
     parser.add_argument("--batch", type=int, default=8, help="clips per pipeline call")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--clips-out", type=int, default=4, help="short example clips to write (MP3)")
@@ -269,21 +273,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     per_style = {s: int(matrix[k, k]) for k, s in enumerate(styles)}
 
     z_ref = clf.standardise(feats[tr])
+    z_gen = clf.standardise(gen_feats)
     fd = {
-        "generated": frechet_distance(clf.standardise(gen_feats), z_ref),
-        "rendered": frechet_distance(clf.standardise(feats[ref]), z_ref),
+        f"generated (N={len(ref)})": frechet_distance(z_gen, z_ref),
+        f"rendered (N={len(ref)})": frechet_distance(clf.standardise(feats[ref]), z_ref),
     }
     if args.untrained:
         from sonogen.train.model import build_text_encoder, build_unet
 
+        # the same number of clips per style from each model, so the sample size biases all alike
+        few = [k for k, s in enumerate(truth) if truth[: k + 1].count(s) <= args.untrained]
         cfg = rec.model_cfg()
         torch.manual_seed(0)
         raw = load_pipeline(str(checkpoint), device="cpu")
         raw.unet = build_unet(cfg["unet"], raw.latent_channels, int(cfg["text_encoder"]["hidden_size"]), 32).eval()
         raw.text_encoder = build_text_encoder(cfg["text_encoder"], raw.tokenizer).eval()
         print("untrained model:")
-        _, _, raw_pixels = generate_set(raw, prompts, seeds, args.batch, rec.wave_pixels)
-        fd["untrained"] = frechet_distance(clf.standardise(np.stack([pixel_features(p) for p in raw_pixels])), z_ref)
+        _, _, raw_pixels = generate_set(raw, [prompts[k] for k in few], [seeds[k] for k in few], args.batch, rec.wave_pixels)
+        n = len(few)
+        fd[f"untrained (N={n})"] = frechet_distance(clf.standardise(np.stack([pixel_features(p) for p in raw_pixels])), z_ref)
+        fd[f"generated (N={n})"] = frechet_distance(z_gen[few], z_ref)
+        fd[f"rendered (N={n})"] = frechet_distance(clf.standardise(feats[[ref[k] for k in few]]), z_ref)
+
+    ceiling = None
+    if args.vae_ceiling:
+        ids = [k for k, s in enumerate(truth) if truth[: k + 1].count(s) <= args.vae_ceiling]
+        recon = []
+        with torch.inference_mode():
+            for k in ids:
+                x = rec.to_unit(held["images"][ref[k]][None])
+                image = pipe.decode_latents(pipe.encode_image(x))  # (1, 3, H, W) in [0, 1]
+                out_image = pipe._to_image(image[0])
+                wave = pipe._to_audio(out_image, loop=False)
+                recon.append(pixel_features(rec.wave_pixels(wave)))
+        ceiling = accuracy(clf.predict(np.stack(recon)), [truth[k] for k in ids])
+        print(f"rendered clips through the VAE (N={len(ids)}): labelled as their style {ceiling:.1%}")
 
     args.out.mkdir(parents=True, exist_ok=True)
     loss_log = work / "unet" / "loss.jsonl"
@@ -308,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "checkpoint": str(checkpoint), "styles": styles, "steps": pipe.default_steps, "guidance": pipe.default_guidance,
         "classifier_train_clips": len(tr), "classifier_test_clips": len(te), "classifier_real_top1": real_top1,
         "generated_clips": len(prompts), "generated_top1": top1, "generated_correct_per_style": per_style,
-        "confusion": matrix.tolist(), "frechet": fd, "generate_seconds": gen_s, "clips": written,
+        "confusion": matrix.tolist(), "frechet": fd, "vae_ceiling_top1": ceiling, "generate_seconds": gen_s, "clips": written,
     }
     (args.out / "default_model.json").write_text(json.dumps(figures, indent=2) + "\n")
     head = "| prompted \\ labelled | " + " | ".join(s for s in styles) + " |\n|---|" + "---|" * len(styles) + "\n"
@@ -317,6 +341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n| figure | value |\n|---|---|")
     print(f"| classifier top-1 on further rendered clips ({len(te)}) | {real_top1:.1%} |")
     print(f"| generated clips labelled as prompted ({len(prompts)}, {len(styles)} styles) | {top1:.1%} |")
+    if ceiling is not None:
+        print(f"| rendered clips through the VAE alone, labelled as their style (ceiling) | {ceiling:.1%} |")
     for name, value in fd.items():
         print(f"| Fréchet distance, {name} vs rendered | {value:.2f} |")
     print("\n" + head + rows)
