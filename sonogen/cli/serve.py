@@ -55,6 +55,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--threads", type=positive_int, default=None, metavar="N", help="CPU threads for the model (default: torch's)"
     )
+    parser.add_argument(
+        "--max-steps", type=positive_int, default=None, metavar="N",
+        help="draw /run_inference/ clips with at most N steps, whatever clients ask (a real-time budget; "
+             "the original app asks for 50)",
+    )
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     ray = parser.add_argument_group("Ray Serve (needs the ray extra: pip install \"sonogen[ray]\")")
     ray.add_argument(
@@ -93,20 +98,9 @@ def serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from sonogen.server import ServerConfig, create_app
+    from sonogen.server import create_app
 
-    config = ServerConfig(
-        checkpoint=args.checkpoint,
-        device=args.device,
-        lora=args.lora,
-        scheduler=args.scheduler,
-        dtype=args.dtype,
-        compile=bool(args.compile),
-        queue_size=args.queue_size,
-        max_batch=args.max_batch,
-        threads=args.threads,
-        cors_origins=list(args.cors_origin),
-    )
+    config = _config_from_args(args)
     what = args.checkpoint or "the default model packaged with sonogen"
     if args.lora:
         what += f" with the LoRA adapter {args.lora}"
@@ -133,7 +127,7 @@ def _config_from_args(args: argparse.Namespace) -> Any:
     return ServerConfig(
         checkpoint=args.checkpoint, device=args.device, lora=args.lora, scheduler=args.scheduler,
         dtype=args.dtype, compile=bool(args.compile), queue_size=args.queue_size, max_batch=args.max_batch,
-        threads=args.threads, cors_origins=list(args.cors_origin),
+        threads=args.threads, cors_origins=list(args.cors_origin), max_steps=args.max_steps,
     )
 
 

@@ -70,6 +70,9 @@ class ServerConfig:
         max_upload_bytes: upload limit of the file endpoints (``/v1/transform`` and the Studio's), bytes.
         max_clip_s: longest clip /v1/generate and /v1/transform make, seconds.
         max_long_s: longest piece /v1/long makes, seconds.
+        max_steps: most denoising steps a ``/run_inference/`` or ``/v1/interpolate`` clip is
+            drawn with; requests asking for more get this many (a real-time budget: the
+            original app always asks for 50). None: as asked.
         pipeline_factory: builds the pipeline in the lifespan (default: ``load_pipeline``).
         load_model: when False the lifespan loads nothing (tests override current_engine).
         engine_factory: builds the engine in the lifespan instead of loading a pipeline here
@@ -91,6 +94,7 @@ class ServerConfig:
     max_upload_bytes: int = 20 * 1024 * 1024
     max_clip_s: float = 30.0
     max_long_s: float = 300.0
+    max_steps: int | None = None
     pipeline_factory: Callable[[], Any] | None = None
     load_model: bool = True
     engine_factory: Callable[[ServerConfig], Any] | None = None
@@ -268,6 +272,14 @@ def _clip_response(clip: EncodedClip, response: str, *, seed: int | None, prompt
     return Response(clip.audio, media_type=MEDIA_TYPES[clip.audio_format], headers=headers)
 
 
+def _step_budget(body: InferenceIn, config: ServerConfig) -> InferenceIn:
+    """``body`` with its steps capped at ``config.max_steps`` (unchanged when there is no cap)."""
+    asked = body.num_inference_steps
+    if config.max_steps is None or asked is None or asked <= config.max_steps:
+        return body
+    return body.model_copy(update={"num_inference_steps": config.max_steps})
+
+
 def _add_routes(app: FastAPI) -> None:
     @app.post(
         "/run_inference/",
@@ -275,8 +287,8 @@ def _add_routes(app: FastAPI) -> None:
         tags=["riffusion"],
         summary="The original Riffusion app's call: one clip between two prompts",
     )
-    async def run_inference(body: InferenceIn, request: Request, engine: EngineDep) -> InferenceOut:
-        job = jobs.inference_job(body)
+    async def run_inference(body: InferenceIn, request: Request, engine: EngineDep, config: ConfigDep) -> InferenceOut:
+        job = jobs.inference_job(_step_budget(body, config))
         output = await _run(engine, job, request)
         clip = await run_in_threadpool(jobs.encode_first, output, "mp3", "jpeg")
         return InferenceOut(image=clip.image_uri, audio=clip.audio_uri, duration_s=clip.duration_s)
@@ -287,8 +299,8 @@ def _add_routes(app: FastAPI) -> None:
         summary="A clip between two prompts at alpha (the /run_inference/ request, any output format)",
         responses={200: {"content": {"application/json": {}, "audio/mpeg": {}}}},
     )
-    async def interpolate(body: InterpolateIn, request: Request, engine: EngineDep) -> Response:
-        job = jobs.inference_job(body)
+    async def interpolate(body: InterpolateIn, request: Request, engine: EngineDep, config: ConfigDep) -> Response:
+        job = jobs.inference_job(_step_budget(body, config))
         output = await _run(engine, job, request)
         clip = await run_in_threadpool(jobs.encode_first, output, body.format, body.image_format)
         lead = body.end if body.alpha >= 0.5 else body.start

@@ -310,3 +310,23 @@ def test_width_step_follows_the_vae_factor() -> None:
     assert width_for(sd, 1.2) == 120 and width_for(small, 1.2) == 128  # 120 px rounded to the step
     assert width_for(small, 0.01) == 16  # never below one latent column
     assert width_step(object()) == 8  # pipelines that do not say are SD 1.x
+
+
+def test_max_steps_caps_what_clients_ask(tiny_pipe: Any, app_factory: Any) -> None:
+    """`serve --max-steps N`: the original app's 50 steps run as N, smaller requests as asked."""
+    seen: list[Any] = []
+
+    class Recording:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(tiny_pipe, name)
+
+        def run_inference_batch(self, items: list[Any], **kwargs: Any) -> Any:
+            seen.extend(item.num_inference_steps for item in items)
+            return tiny_pipe.run_inference_batch(items, **kwargs)
+
+    app, _ = app_factory(Recording(), max_steps=2)
+    with TestClient(app) as http:
+        for asked in (50, 1):
+            body = dict(ORIGINAL_REQUEST, num_inference_steps=asked)
+            assert http.post("/run_inference/", json=body).status_code == 200
+    assert seen == [2, 1]
