@@ -143,3 +143,24 @@ def test_min_snr_weight_and_ema() -> None:
     for _ in range(200):
         ema.update(p)
     assert torch.allclose(ema.shadow[0], torch.ones(3), atol=1e-6)
+
+
+def test_packaged_model_generates_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`sonogen generate "..."` with no --checkpoint runs the shipped model, offline, within budget."""
+    from sonogen.audio.io import load_audio
+    from sonogen.cli import main
+    from sonogen.pipeline import load_pipeline
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = default_checkpoint_path()
+    assert folder is not None, "no model in sonogen/models/default/"
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    weights = [p.stat().st_size for p in files if p.suffix == ".safetensors"]
+    assert weights and max(weights) <= 15_000_000 and sum(p.stat().st_size for p in files) <= 60_000_000
+    assert not [p for p in files if p.suffix in (".bin", ".ckpt", ".pt", ".pkl")]  # safetensors only
+    pipe = load_pipeline(None, device="cpu")
+    assert (pipe.vae_scale_factor, pipe.default_steps) == (16, 20)
+    out = tmp_path / "beat.mp3"
+    assert main(["generate", "a fast drum beat, drums only", "-o", str(out), "--steps", "2"]) == 0
+    wave, rate = load_audio(str(out))
+    assert abs(wave.shape[-1] / rate - 5.12) < 0.1 and float(np.abs(wave).max()) > 0.05
