@@ -1,7 +1,8 @@
 """Command-line value types (``argparse`` ``type=`` callables) shared by the CLI and :class:`TrainConfig`.
 
 They live below both so that ``sonogen/train/config.py`` can name them in its field
-metadata without importing the CLI.
+metadata without importing the CLI. Each number type is one :func:`_checked` call: how
+the text is read, which values are allowed, and what the error says.
 """
 
 from __future__ import annotations
@@ -13,76 +14,38 @@ from typing import TypeVar
 N = TypeVar("N", int, float)
 
 
-def _positive(kind: Callable[[str], N]) -> Callable[[str], N]:
+def _checked(
+    kind: Callable[[str], N], allowed: Callable[[N], bool], want: str, *, unreadable: str = "not a number"
+) -> Callable[[str], N]:
+    """A parser reading ``kind(text)`` and refusing values where ``allowed`` is false.
+
+    Errors read ``"<unreadable>: 'text'"`` or ``"<want>, got <text>"``.
+    """
+
     def parse(text: str) -> N:
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+            raise argparse.ArgumentTypeError(f"{unreadable}: {text!r}") from None
+        if not allowed(value):
+            raise argparse.ArgumentTypeError(f"{want}, got {text}")
         return value
 
     return parse
 
 
-positive_float = _positive(float)
-positive_int = _positive(int)
-
-
-def fraction(text: str) -> float:
-    """A number in [0, 1)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
-
-
-def unit_float(text: str) -> float:
-    """A number in [0, 1]."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    """A whole number >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    """A finite number >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def port(text: str) -> int:
-    """A TCP port, 0..65535."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 0..65535, got {value}")
-    return value
+positive_float = _checked(float, lambda v: v > 0, "must be positive")
+positive_int = _checked(int, lambda v: v > 0, "must be positive")
+#: A number in [0, 1).
+fraction = _checked(float, lambda v: 0 <= v < 1, "must be in [0, 1)")
+#: A number in [0, 1].
+unit_float = _checked(float, lambda v: 0.0 <= v <= 1.0, "must be in [0, 1]")
+#: A whole number >= 0.
+non_negative_int = _checked(int, lambda v: v >= 0, "must be >= 0", unreadable="not a whole number")
+#: A finite number >= 0.
+non_negative_float = _checked(float, lambda v: 0 <= v < float("inf"), "must be >= 0")
+#: A TCP port, 0..65535.
+port = _checked(int, lambda v: 0 <= v <= 65535, "port must be 0..65535", unreadable="not a port number")
 
 
 def replica_range(text: str) -> tuple[int, int]:
