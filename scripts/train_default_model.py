@@ -234,7 +234,7 @@ def stage_decoder(work: Path, minutes: float, seed: int) -> None:
     """Go on training the VAE's decoder alone, the encoder frozen, so the cached latents stay valid.
 
     L1 on pixels plus L1 on their differences along time and frequency (edges: onsets and
-    harmonics), from the encoder's mean latent of 128x128 crops, as the UNet's latents are
+    harmonics) plus :func:`texture_loss`, from the encoder's mean latent of 128x128 crops, as the UNet's latents are
     made. Resumable; writes the whole VAE back to ``WORK/vae/state.safetensors``.
     """
     import torch
@@ -272,6 +272,7 @@ def stage_decoder(work: Path, minutes: float, seed: int) -> None:
         rec = vae.decode(z).sample
         err = rec - x
         loss = err.abs().mean() + 0.5 * (err.diff(dim=-1).abs().mean() + err.diff(dim=-2).abs().mean())
+        loss = loss + TEXTURE_WEIGHT * texture_loss(rec, x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -286,6 +287,31 @@ def stage_decoder(work: Path, minutes: float, seed: int) -> None:
             save()
             last_save = time.time()
     save()
+
+
+#: Weight of :func:`texture_loss` in the decoder's loss (run 2 on; run 1 trained without it).
+TEXTURE_WEIGHT = 1.0
+
+
+def texture_loss(rec: Any, x: Any, patch: int = 8) -> Any:
+    """L1 between local texture statistics of two image batches ``(B, C, H, W)`` in [-1, 1].
+
+    Per ``patch`` x ``patch`` cell: the mean absolute change along time and along frequency,
+    and the pixel variance. Pixel L1 alone makes a decoder that cannot know the exact fine
+    detail draw the blurred average, which sounds washed out and loses onsets and
+    harmonics; matching these statistics asks for detail of the right strength instead.
+    """
+    import torch.nn.functional as F
+
+    def stats(img: Any) -> list[Any]:
+        g = img.mean(dim=1, keepdim=True)
+        dt = (g[..., :, 1:] - g[..., :, :-1]).abs()
+        df = (g[..., 1:, :] - g[..., :-1, :]).abs()
+        mean = F.avg_pool2d(g, patch)
+        var = F.avg_pool2d(g * g, patch) - mean * mean
+        return [F.avg_pool2d(dt, patch, ceil_mode=True), F.avg_pool2d(df, patch, ceil_mode=True), var]
+
+    return sum((a - b).abs().mean() for a, b in zip(stats(rec), stats(x), strict=True))
 
 
 def load_vae(work: Path) -> Any:
@@ -311,10 +337,10 @@ def stage_encode(work: Path, per_style: int, part: int = 0, parts: int = 1) -> N
     import torch
 
     target = work / "latents.npy"
-    if target.exists():
-        log("encode: done already")
-        return
     count = per_style * len(DEFAULT_STYLES)  # the split interleaves styles: its head is balanced
+    if target.exists():
+        extend_latents(work, count)
+        return
     piece = work / f"latents_part{part}of{parts}.npy"
     if not piece.exists():
         vae = load_vae(work)
@@ -345,6 +371,36 @@ def stage_encode(work: Path, per_style: int, part: int = 0, parts: int = 1) -> N
     np.save(tmp, joined)
     tmp.replace(target)
     log(f"encode: {len(joined)} latents, scaling_factor {scale:.4f}")
+
+
+def extend_latents(work: Path, count: int, chunk: int = 600) -> None:
+    """Grow ``WORK/latents.npy`` to the split's first ``count`` images, ``chunk`` at a time.
+
+    The file is replaced atomically after each chunk, so a running UNet stage picks the new
+    rows up (see :func:`stage_unet`); the latent scale is kept, as the UNet was trained with it.
+    """
+    import torch
+
+    target = work / "latents.npy"
+    have = np.load(target, mmap_mode="r").shape[0]
+    if have >= count:
+        log(f"encode: done already ({have} latents)")
+        return
+    vae = load_vae(work)
+    data = load_split(work, "train")["images"]
+    count = min(count, len(data))
+    start = time.perf_counter()
+    while have < count:
+        rows = np.arange(have, min(have + chunk, count))
+        with torch.inference_mode():
+            new = np.concatenate([vae.encode(to_unit(data[rows[j:j + 8]])).latent_dist.mean.numpy()
+                                  for j in range(0, len(rows), 8)]).astype(np.float16)
+        joined = np.concatenate([np.load(target), new])
+        tmp = work / "latents.extend.npy"
+        np.save(tmp, joined)
+        tmp.replace(target)
+        have = len(joined)
+        log(f"encode: {have}/{count} latents, {time.perf_counter() - start:.0f} s")
 
 
 # ----------------------------------------------------------------------------- UNet
@@ -425,13 +481,19 @@ def stage_unet(work: Path, minutes: float, seed: int, full_width_after: float, b
 
     torch.manual_seed(seed)
     cfg = model_cfg()
-    latents = torch.from_numpy(np.load(work / "latents.npy")).float()
     scale = json.loads((work / "latent_scale.json").read_text())["scaling_factor"]
-    latents *= scale
     meta = load_split(work, "train")
-    captions = [str(c) for c in meta["captions"][:len(latents)]]
-    tok, text_encoder = build_text_parts(work, captions)
-    ids = tok(captions, padding="max_length", max_length=tok.model_max_length, truncation=True, return_tensors="pt").input_ids
+    all_captions = [str(c) for c in meta["captions"]]
+    tok, text_encoder = build_text_parts(work, all_captions[:len(np.load(work / "latents.npy", mmap_mode="r"))])
+
+    def read_latents() -> tuple[Any, Any, float]:
+        mtime = (work / "latents.npy").stat().st_mtime
+        lat = torch.from_numpy(np.load(work / "latents.npy")).float() * scale
+        tokens = tok(all_captions[:len(lat)], padding="max_length", max_length=tok.model_max_length,
+                     truncation=True, return_tensors="pt").input_ids
+        return lat, tokens, mtime
+
+    latents, ids, latents_mtime = read_latents()
     empty = tok([""], padding="max_length", max_length=tok.model_max_length, return_tensors="pt").input_ids
     unet = build_unet(cfg["unet"], latents.shape[1], int(cfg["text_encoder"]["hidden_size"]), 32)
     models = [unet, text_encoder]
@@ -495,6 +557,9 @@ def stage_unet(work: Path, minutes: float, seed: int, full_width_after: float, b
         losses.append(float(loss.detach()))
         if step % 50 == 0:
             _follow_thread_file(work)
+            if (work / "latents.npy").stat().st_mtime != latents_mtime:  # the encode stage grew it
+                latents, ids, latents_mtime = read_latents()
+                log(f"unet: now training on {len(latents)} latents")
             dt = time.perf_counter() - t_last
             t_last = time.perf_counter()
             log(f"unet step {step} ({'full' if full else 'crop'}): loss {np.mean(losses[-50:]):.4f}, "
