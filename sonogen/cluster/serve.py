@@ -144,7 +144,7 @@ class ModelReplica:
             self.stats.busy_s += time.monotonic() - started
 
     def _run_jobs(self, jobs: list[tuple[Any, Any, Any]]) -> list[dict[str, Any]]:
-        """Plain jobs one by one; batchable ones grouped by key into ``run_inference_batch``."""
+        """Plain jobs one by one; batchable ones grouped by key into :func:`~sonogen.server.batching.run_inference_batch`."""
         if self.threads is not None:
             import torch
 
@@ -189,7 +189,9 @@ def _call_one(fn: Callable[[Any], Any], pipeline: Any) -> list[Any]:
 
 
 def _call_batch(pipeline: Any, items: list[Any]) -> list[Any]:
-    return list(pipeline.run_inference_batch(items))
+    from sonogen.server.batching import run_inference_batch
+
+    return run_inference_batch(pipeline, items)
 
 
 # --------------------------------------------------------------------------- ingress side

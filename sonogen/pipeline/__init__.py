@@ -3,19 +3,22 @@
 Public API::
 
     from sonogen.pipeline import SonogenPipeline, SonogenOutput, PromptInput, InferenceInput, load_pipeline
+
+A call's ``output_type`` (:data:`OutputType`) says how far it decodes: ``"latent"``,
+``"pil"`` (images) or ``"audio"`` (images and waveforms, the default).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sonogen.pipeline.types import InferenceInput, PromptInput, SonogenOutput
+from sonogen.pipeline.types import InferenceInput, OutputType, PromptInput, SonogenOutput
 
 if TYPE_CHECKING:
     from sonogen.pipeline.loading import load_pipeline
     from sonogen.pipeline.pipeline import SonogenPipeline
 
-__all__ = ["InferenceInput", "PromptInput", "SonogenOutput", "SonogenPipeline", "load_pipeline"]
+__all__ = ["InferenceInput", "OutputType", "PromptInput", "SonogenOutput", "SonogenPipeline", "load_pipeline"]
 
 
 def __getattr__(name: str) -> Any:

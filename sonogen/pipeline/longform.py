@@ -132,9 +132,7 @@ def extend_audio(
         raise SonogenError(f"the audio is already {have:.2f} s long; ask for more than that")
     if source.shape[1] < 2 * int(fade_s * params.sample_rate) + params.hop_length:
         raise SonogenError(f"audio to extend is too short ({have:.3f} s)")
-    from sonogen.pipeline.prompts import chunks_needed
-
-    chunks = max(chunks_needed(p, pipe.tokenizer, pipe._layout()) for p in (prompt, negative_prompt or ""))
+    chunks = pipe.chunks_for((prompt, negative_prompt or ""))
     cond = pipe.encode([prompt], chunks)
     uncond = pipe.encode([negative_prompt or ""], chunks)
     return _grow(
@@ -205,10 +203,7 @@ def generate_long(
     params = pipe.spectrogram_params
     total = sum(s for _, s in plan)
     prompts = [p for p, _ in plan] + [negative_prompt or ""]
-    layout = pipe._layout()
-    from sonogen.pipeline.prompts import chunks_needed
-
-    chunks = max(chunks_needed(p, pipe.tokenizer, layout) for p in prompts)
+    chunks = pipe.chunks_for(prompts)
     states = pipe.encode(prompts, chunks)
     uncond = states[-1:]
     bounds = np.cumsum([s for _, s in plan])

@@ -2,9 +2,10 @@
 
 One ``__call__`` covers text-to-audio, audio-to-audio (``init_image`` + ``strength``),
 inpainting (``mask_image``: white repaints, black keeps) and seamless loops; the
-``interpolate`` method and ``run_inference_batch`` implement the Riffusion server's call.
-Every path ends in :meth:`SonogenPipeline.generate`, which denoises prepared text
-embeddings and noise, then decodes images and audio.
+``interpolate`` method implements the Riffusion server's call (the server batches several
+of them with :func:`sonogen.server.batching.run_inference_batch`). Every path ends in
+:meth:`SonogenPipeline.generate`, which denoises prepared text embeddings and noise, then
+decodes as far as ``output_type`` asks: latents, images, or images and audio.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import contextlib
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ from sonogen.errors import SonogenError
 from sonogen.pipeline.noise import lerp, seeded_noise, slerp
 from sonogen.pipeline.prompts import chunks_needed, encode_prompts, token_layout
 from sonogen.pipeline.seamless import circular_time_axis
-from sonogen.pipeline.types import InferenceInput, PromptInput, SonogenOutput
+from sonogen.pipeline.types import OUTPUT_TYPES, OutputType, PromptInput, SonogenOutput
 from sonogen.spectrogram.params import DEFAULT_MAX_VALUE, SpectrogramParams
 
 #: File in a checkpoint folder holding the SpectrogramParams fields its images use.
@@ -42,6 +44,26 @@ FALLBACK_SAMPLING: dict[str, float] = {"num_inference_steps": 50, "guidance_scal
 DEFAULT_COMPILE_MODE = "max-autotune-no-cudagraphs"
 #: Entries kept by each speed cache (negative-prompt text states, seed-image latents).
 CACHE_SIZE = 16
+
+
+@dataclass
+class Prepared:
+    """The inputs of one :meth:`SonogenPipeline.generate` row: text states, noise and settings.
+
+    Attributes:
+        cond, uncond: text states ``(1, L, hidden)`` of the prompt and negative prompt.
+        noise: initial latent noise ``(1, C, h, w)``.
+        guidance: ``(1,)`` guidance scale.
+        strength: img2img strength in [0, 1].
+        seed: the seed reported for the row.
+    """
+
+    cond: torch.Tensor
+    uncond: torch.Tensor
+    noise: torch.Tensor
+    guidance: torch.Tensor
+    strength: float
+    seed: int
 
 
 class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
@@ -183,6 +205,7 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
         mask_image: Image.Image | None = None,
         loop: bool = False,
         progress: bool = True,
+        output_type: OutputType = "audio",
     ) -> SonogenOutput:
         """Draw spectrograms for prompts and decode them to audio.
 
@@ -205,12 +228,12 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
                 pixels come back unchanged).
             loop: make the clip's end flow into its start.
             progress: show a progress bar.
+            output_type: ``"audio"`` images and waveforms; ``"pil"`` images only (no phase
+                reconstruction); ``"latent"`` the denoised latents only (no VAE decode).
         """
         prompts, seeds = _broadcast(prompt, seed)
         negatives = _negatives(negative_prompt, len(prompts))
-        count = max(
-            chunks_needed(p, self.tokenizer, self._layout()) for p in [*prompts, *negatives]
-        )
+        count = self.chunks_for([*prompts, *negatives])
         cond = self.encode(prompts, count)
         uncond = self.encode_negative(negatives, count)
         noise = self.noise(seeds, width, height)
@@ -228,6 +251,7 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
             mask_image=mask_image,
             loop=loop,
             progress=progress,
+            output_type=output_type,
         )
 
     def interpolate(
@@ -241,81 +265,40 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
         mask_image: Image.Image | None = None,
         width: int = 512,
         progress: bool = True,
+        output_type: OutputType = "audio",
     ) -> SonogenOutput:
         """One clip between two prompts, as the Riffusion server's ``/run_inference``.
 
         Text embeddings (and negative ones) are mixed linearly, the two seeds' noises
         spherically, denoising strength and guidance linearly. ``alpha`` 0 is exactly
-        ``start`` alone, 1 exactly ``end`` alone.
+        ``start`` alone, 1 exactly ``end`` alone. ``output_type`` as in :meth:`__call__`.
         """
-        if not 0.0 <= alpha <= 1.0 or math.isnan(alpha):
-            raise SonogenError(f"alpha must be in [0, 1], got {alpha}")
+        check_alpha(alpha)
         if init_image is not None:
             width = init_image.width
-        item = self._interpolated_item(start, end, alpha, None, width)
+        item = self.interpolation_inputs(start, end, alpha, width)
         return self.generate(
-            item["cond"],
-            item["uncond"],
-            item["noise"],
-            item["guidance"],
-            seeds=[item["seed"]],
+            item.cond,
+            item.uncond,
+            item.noise,
+            item.guidance,
+            seeds=[item.seed],
             num_inference_steps=num_inference_steps,
             init_image=init_image,
-            strength=item["strength"],
+            strength=item.strength,
             mask_image=mask_image,
             progress=progress,
+            output_type=output_type,
         )
-
-    def run_inference_batch(
-        self, requests: Sequence[InferenceInput], *, progress: bool = False
-    ) -> list[SonogenOutput]:
-        """Answer several ``/run_inference`` requests, batching compatible ones.
-
-        Requests that share steps, seed image, mask and (mixed) denoising strength run
-        as one UNet batch; others run in separate batches. Outputs keep request order.
-        """
-        from sonogen.pipeline.seeds import get_mask_image, get_seed_image
-
-        groups: dict[tuple[Any, ...], list[int]] = {}
-        for i, req in enumerate(requests):
-            if not 0.0 <= req.alpha <= 1.0 or math.isnan(req.alpha):
-                raise SonogenError(f"alpha must be in [0, 1], got {req.alpha}")
-            if req.num_inference_steps is not None and req.num_inference_steps < 1:
-                raise SonogenError(f"num_inference_steps must be >= 1, got {req.num_inference_steps}")
-            strength = float(lerp(req.start.denoising, req.end.denoising, req.alpha))
-            key = (req.num_inference_steps, req.seed_image_id, req.mask_image_id, strength)
-            groups.setdefault(key, []).append(i)
-        results: list[SonogenOutput | None] = [None] * len(requests)
-        for (steps, seed_id, mask_id, strength), members in groups.items():
-            init = get_seed_image(seed_id)
-            mask = get_mask_image(mask_id, width=init.width) if mask_id else None
-            prompts = [p for i in members for p in _texts(requests[i])]
-            count = max(chunks_needed(p, self.tokenizer, self._layout()) for p in prompts)
-            items = [
-                self._interpolated_item(requests[i].start, requests[i].end, requests[i].alpha, count, init.width)
-                for i in members
-            ]
-            out = self.generate(
-                torch.cat([it["cond"] for it in items]),
-                torch.cat([it["uncond"] for it in items]),
-                torch.cat([it["noise"] for it in items]),
-                torch.cat([it["guidance"] for it in items]),
-                seeds=[it["seed"] for it in items],
-                num_inference_steps=steps,
-                init_image=init,
-                strength=strength,
-                mask_image=mask,
-                progress=progress,
-            )
-            for j, i in enumerate(members):
-                results[i] = SonogenOutput(
-                    [out.images[j]], [out.waveforms[j]], out.sample_rate, out.params, [out.seeds[j]]
-                )
-        return [r for r in results if r is not None]
 
     # ------------------------------------------------------------------ building blocks
     def _layout(self) -> Any:
         return token_layout(self.tokenizer, self.text_encoder)
+
+    def chunks_for(self, texts: Iterable[str]) -> int:
+        """77-token chunks that the longest of ``texts`` needs: pass it to :meth:`encode` for all of them."""
+        layout = self._layout()
+        return max(chunks_needed(text, self.tokenizer, layout) for text in texts)
 
     def encode(self, prompts: Sequence[str], num_chunks: int | None = None) -> torch.Tensor:
         """Text states ``(len(prompts), num_chunks * 77, hidden)`` in the UNet's dtype."""
@@ -342,35 +325,37 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
             )
         return int(width), int(height)
 
-    def _interpolated_item(
-        self, start: PromptInput, end: PromptInput, alpha: float, num_chunks: int | None, width: int
-    ) -> dict[str, Any]:
-        """Mixed embeddings, noise, guidance and strength for one interpolation step."""
+    def interpolation_inputs(
+        self, start: PromptInput, end: PromptInput, alpha: float, width: int, num_chunks: int | None = None
+    ) -> Prepared:
+        """Mixed text states, noise, guidance and strength for one interpolation step.
+
+        ``num_chunks`` (default: what these texts need) lets several steps share one
+        text length, so their states can be stacked into one batch.
+        """
         if alpha <= 0.0 or alpha >= 1.0:  # an end alone: exactly as a plain call would do
             one = start if alpha <= 0.0 else end
-            count = num_chunks or max(
-                chunks_needed(p, self.tokenizer, self._layout()) for p in (one.prompt, one.negative_prompt or "")
+            count = num_chunks or self.chunks_for((one.prompt, one.negative_prompt or ""))
+            return Prepared(
+                cond=self.encode([one.prompt], count),
+                uncond=self.encode_negative([one.negative_prompt or ""], count),
+                noise=self.noise([one.seed], width),
+                guidance=torch.tensor([float(one.guidance)]),
+                strength=float(one.denoising),
+                seed=int(one.seed),
             )
-            return {
-                "cond": self.encode([one.prompt], count),
-                "uncond": self.encode_negative([one.negative_prompt or ""], count),
-                "noise": self.noise([one.seed], width),
-                "guidance": torch.tensor([float(one.guidance)]),
-                "strength": float(one.denoising),
-                "seed": int(one.seed),
-            }
-        texts = [start.prompt, end.prompt, start.negative_prompt or "", end.negative_prompt or ""]
-        count = num_chunks or max(chunks_needed(p, self.tokenizer, self._layout()) for p in texts)
+        texts = interpolation_texts(start, end)
+        count = num_chunks or self.chunks_for(texts)
         states = self.encode(texts, count)
         noises = self.noise([start.seed, end.seed], width)
-        return {
-            "cond": lerp(states[0:1], states[1:2], alpha),
-            "uncond": lerp(states[2:3], states[3:4], alpha),
-            "noise": slerp(noises[0:1], noises[1:2], alpha),
-            "guidance": torch.tensor([float(lerp(start.guidance, end.guidance, alpha))]),
-            "strength": float(lerp(start.denoising, end.denoising, alpha)),
-            "seed": int(start.seed),
-        }
+        return Prepared(
+            cond=lerp(states[0:1], states[1:2], alpha),  # type: ignore[arg-type]
+            uncond=lerp(states[2:3], states[3:4], alpha),  # type: ignore[arg-type]
+            noise=slerp(noises[0:1], noises[1:2], alpha),
+            guidance=torch.tensor([float(lerp(start.guidance, end.guidance, alpha))]),
+            strength=float(lerp(start.denoising, end.denoising, alpha)),
+            seed=int(start.seed),
+        )
 
     def timesteps_for(self, num_inference_steps: int, strength: float | None) -> torch.Tensor:
         """Set the scheduler up and return the timesteps to run (the last ``strength`` of them)."""
@@ -451,6 +436,7 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
         mask_image: Image.Image | None = None,
         loop: bool = False,
         progress: bool = True,
+        output_type: OutputType = "audio",
     ) -> SonogenOutput:
         """Denoise prepared inputs and decode them: the shared end of every mode.
 
@@ -460,8 +446,12 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
             guidance: ``(B,)`` guidance scale per item.
             seeds: seed per item, reported in the output.
             num_inference_steps: scheduler steps; None means :attr:`default_steps`.
-            init_image, strength, mask_image, loop: as in :meth:`__call__`.
+            init_image, strength, mask_image, loop, output_type: as in :meth:`__call__`;
+                ``"latent"`` latents are the loop's (a mask's kept pixels are pasted back
+                only into decoded images).
         """
+        if output_type not in OUTPUT_TYPES:
+            raise SonogenError(f"output_type must be one of {', '.join(OUTPUT_TYPES)}, got {output_type!r}")
         if num_inference_steps is None:
             num_inference_steps = self.default_steps
         batch = noise.shape[0]
@@ -509,14 +499,23 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
                         kept = self.scheduler.add_noise(init_latents, noise, timesteps[i + 1 : i + 2].repeat(batch))
                     latents = mask_latent * latents + (1.0 - mask_latent) * kept
                 bar.update()
+            if output_type == "latent":
+                return self._output([], [], seeds, latents=latents)
             pixels = self.decode_latents(latents)  # (B, 3, H, W) in [0, 1]
         if mask_image is not None and init_image is not None:
             keep_from = self.image_to_tensor(init_image, width, height).float().add(1.0).div(2.0)
             repaint = self.mask_to_tensor(mask_image, width, height)
             pixels = repaint * pixels + (1.0 - repaint) * keep_from
         images = [self._to_image(p) for p in pixels]
-        waveforms = self._to_audio_batch(images, loop)
-        return SonogenOutput(images, waveforms, self.spectrogram_params.sample_rate, self.spectrogram_params, [int(s) for s in seeds])
+        waveforms = self._to_audio_batch(images, loop) if output_type == "audio" else []
+        return self._output(images, waveforms, seeds)
+
+    def _output(
+        self, images: list[Image.Image], waveforms: list[np.ndarray], seeds: Sequence[int],
+        latents: torch.Tensor | None = None,
+    ) -> SonogenOutput:
+        params = self.spectrogram_params
+        return SonogenOutput(images, waveforms, params.sample_rate, params, [int(s) for s in seeds], latents)
 
     # ------------------------------------------------------------------ decoding
     def _seamless(self, loop: bool) -> contextlib.AbstractContextManager[Any]:
@@ -613,5 +612,12 @@ def _negatives(negative: str | Sequence[str] | None, count: int) -> list[str]:
     return negatives
 
 
-def _texts(req: InferenceInput) -> list[str]:
-    return [req.start.prompt, req.end.prompt, req.start.negative_prompt or "", req.end.negative_prompt or ""]
+def check_alpha(alpha: float) -> None:
+    """Refuse an interpolation position outside [0, 1] (or NaN)."""
+    if not 0.0 <= alpha <= 1.0 or math.isnan(alpha):
+        raise SonogenError(f"alpha must be in [0, 1], got {alpha}")
+
+
+def interpolation_texts(start: PromptInput, end: PromptInput) -> list[str]:
+    """The four texts an interpolation encodes: both prompts, then both negative prompts."""
+    return [start.prompt, end.prompt, start.negative_prompt or "", end.negative_prompt or ""]

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from PIL import Image
 
 from sonogen.spectrogram.params import SpectrogramParams
+
+if TYPE_CHECKING:
+    import torch
+
+#: What a pipeline call makes (diffusers' ``output_type``): ``"latent"`` the denoised
+#: latents only (no VAE decode, no phase reconstruction); ``"pil"`` the spectrogram
+#: images (no phase reconstruction); ``"audio"`` the images and their waveforms.
+OutputType = Literal["latent", "pil", "audio"]
+OUTPUT_TYPES: tuple[str, ...] = ("latent", "pil", "audio")
 
 
 @dataclass
@@ -43,14 +53,18 @@ class InferenceInput:
 
 @dataclass
 class SonogenOutput:
-    """What a pipeline call returns.
+    """What a pipeline call returns; what is filled depends on its ``output_type``.
 
     Attributes:
-        images: spectrogram images (RGB, ``params.num_frequencies`` high, EXIF attached).
-        waveforms: one ``(channels, samples)`` float32 array per image, peak-normalised.
+        images: spectrogram images (RGB, ``params.num_frequencies`` high, EXIF attached);
+            empty for ``output_type="latent"``.
+        waveforms: one ``(channels, samples)`` float32 array per image, peak-normalised;
+            empty unless ``output_type="audio"`` (the default).
         sample_rate: rate of the waveforms in Hz.
         params: the spectrogram format used to decode.
         seeds: the seed behind each image.
+        latents: the denoised float32 latents ``(B, C, h, w)`` for ``output_type="latent"``
+            (``pipe.decode_latents`` turns them into pixels), else None.
     """
 
     images: list[Image.Image]
@@ -58,3 +72,14 @@ class SonogenOutput:
     sample_rate: int
     params: SpectrogramParams
     seeds: list[int] = field(default_factory=list)
+    latents: torch.Tensor | None = None
+
+    def item(self, index: int) -> SonogenOutput:
+        """A one-item output holding item ``index`` of each filled field."""
+
+        def pick(values: Any) -> Any:
+            return values[index : index + 1] if values is not None and len(values) else values
+
+        return SonogenOutput(
+            pick(self.images), pick(self.waveforms), self.sample_rate, self.params, pick(self.seeds), pick(self.latents)
+        )

@@ -1,11 +1,11 @@
 """The model worker: one thread owns the pipeline; requests wait in a bounded queue.
 
 Work arrives as :class:`Job` objects. A job is either *batchable* (an
-``InferenceInput`` for ``pipeline.run_inference_batch``: the ``/run_inference/`` and
-``/v1/interpolate`` requests) or a plain callable run with the pipeline as argument
-(generate, transform, long pieces). The worker takes the oldest job; when it is
-batchable it also takes the other waiting jobs with the same ``batch_key`` (up to
-``max_batch``) and runs them as one batch.
+``InferenceInput``: the ``/run_inference/`` and ``/v1/interpolate`` requests, answered by
+:func:`sonogen.server.batching.run_inference_batch`) or a plain callable run with the
+pipeline as argument (generate, transform, long pieces). The worker takes the oldest job;
+when it is batchable it also takes the other waiting jobs with the same ``batch_key`` (up
+to ``max_batch``) and runs them as one batch.
 
 Back-pressure: :meth:`Engine.submit` raises :class:`QueueFull` once ``queue_size`` jobs
 wait, and the server answers 503 with ``Retry-After``. A job whose client went away is
@@ -25,6 +25,8 @@ import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
+
+from sonogen.server.batching import run_inference_batch
 
 log = logging.getLogger(__name__)
 
@@ -85,19 +87,29 @@ class Engine:
     """Owns a pipeline and the single worker thread that calls it.
 
     Args:
-        pipeline: a ``SonogenPipeline`` (or anything with ``run_inference_batch``).
+        pipeline: a ``SonogenPipeline``.
         queue_size: most jobs waiting (not counting the ones running); at least 1.
         max_batch: most batchable jobs run together; 1 disables batching.
         threads: torch intra-op threads of the worker (None: torch's default). On a
             shared CPU box 1 is often much faster than oversubscribing the cores.
+        run_batch: ``run_batch(pipeline, items) -> results`` (one per item, in order)
+            answers a batch of batchable jobs; default
+            :func:`~sonogen.server.batching.run_inference_batch`.
     """
 
     def __init__(
-        self, pipeline: Any, *, queue_size: int = 16, max_batch: int = 4, threads: int | None = None
+        self,
+        pipeline: Any,
+        *,
+        queue_size: int = 16,
+        max_batch: int = 4,
+        threads: int | None = None,
+        run_batch: Callable[[Any, list[Any]], Any] = run_inference_batch,
     ) -> None:
         if queue_size < 1 or max_batch < 1:
             raise ValueError("queue_size and max_batch must be at least 1")
         self.pipeline = pipeline
+        self.run_batch = run_batch
         self.queue_size = queue_size
         self.max_batch = max_batch
         self.threads = threads
@@ -245,7 +257,7 @@ class Engine:
         first = batch[0]
         try:
             if first.batchable:
-                results = list(self.pipeline.run_inference_batch([job.item for job in batch]))
+                results = list(self.run_batch(self.pipeline, [job.item for job in batch]))
                 if len(results) != len(batch):
                     raise RuntimeError(f"batch of {len(batch)} gave {len(results)} results")
                 with self._cond:

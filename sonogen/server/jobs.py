@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from sonogen.errors import SonogenError
+from sonogen.server.batching import batch_key
 from sonogen.server.encode import EncodedClip, encode_output
 from sonogen.server.engine import Job
 from sonogen.server.schemas import GenerateIn, InferenceIn, LongIn, PromptIn
@@ -74,10 +75,7 @@ def inference_job(body: InferenceIn) -> Job:
         seed_image_id=body.seed_image_id,
         mask_image_id=body.mask_image_id,
     )
-    # the pipeline runs one UNet batch per (steps, seed image, mask, mixed strength)
-    strength = round(body.start.denoising + (body.end.denoising - body.start.denoising) * body.alpha, 6)
-    key = (body.num_inference_steps, body.seed_image_id, body.mask_image_id, strength)
-    return Job(item=item, batch_key=key)
+    return Job(item=item, batch_key=batch_key(item))
 
 
 def encode_first(output: Any, audio_format: str, image_format: str) -> EncodedClip:

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from sonogen.errors import SonogenError
-from sonogen.pipeline import InferenceInput, PromptInput, SonogenOutput, load_pipeline
+from sonogen.pipeline import PromptInput, SonogenOutput, load_pipeline
 from sonogen.pipeline.noise import seeded_noise, slerp
 from sonogen.pipeline.prompts import encode_prompts, parse_weighted_prompt
 
@@ -109,7 +109,7 @@ def test_long_prompt_is_chunked(pipe) -> None:
 def test_interpolation_ends_equal_prompts_alone(pipe) -> None:
     start = PromptInput("jazz", seed=3, denoising=0.8, guidance=6.0)
     end = PromptInput("rock guitar", seed=9, negative_prompt="drums", denoising=0.6, guidance=8.0)
-    init = pipe("funk", seed=0, num_inference_steps=STEPS, width=W, progress=False).images[0]
+    init = pipe("funk", seed=0, num_inference_steps=STEPS, width=W, progress=False, output_type="pil").images[0]
     for alpha, one in ((0.0, start), (1.0, end)):
         mixed = pipe.interpolate(start, end, alpha, num_inference_steps=STEPS, init_image=init, progress=False)
         alone = pipe(
@@ -139,7 +139,7 @@ def test_slerp_and_noise() -> None:
 
 
 def test_mask_keeps_region(pipe) -> None:
-    init = pipe("funk", seed=0, num_inference_steps=STEPS, width=W, progress=False).images[0]
+    init = pipe("funk", seed=0, num_inference_steps=STEPS, width=W, progress=False, output_type="pil").images[0]
     mask = np.zeros((64, W), dtype=np.uint8)
     mask[:, W // 2 :] = 255  # repaint the right half
     out = pipe(
@@ -154,7 +154,7 @@ def test_mask_keeps_region(pipe) -> None:
 
 
 def test_audio_to_audio_strength(pipe) -> None:
-    init = pipe("funk", seed=0, num_inference_steps=STEPS, width=W, progress=False).images[0]
+    init = pipe("funk", seed=0, num_inference_steps=STEPS, width=W, progress=False, output_type="pil").images[0]
     low = pipe("rock", seed=1, num_inference_steps=4, width=W, init_image=init, strength=0.25, progress=False)
     high = pipe("rock", seed=1, num_inference_steps=4, width=W, init_image=init, strength=1.0, progress=False)
     src = _pixels(init).astype(float)
@@ -178,7 +178,7 @@ def test_loop_ends_join(pipe) -> None:
     assert abs(float(wave[0] - wave[-1])) <= 4 * float(np.percentile(steps, 99)) + 1e-6
 
 
-def test_run_inference_batch(pipe) -> None:
+def test_builtin_seed_images_and_masks() -> None:
     from sonogen.pipeline.seeds import (
         MASK_IMAGE_IDS,
         SEED_IMAGE_IDS,
@@ -193,25 +193,84 @@ def test_run_inference_batch(pipe) -> None:
         get_mask_image("nope")
     mask = np.asarray(get_mask_image("mask_top_third_95", width=16, height=30))
     assert mask[0, 0] > 200 and mask[-1, 0] == 0
+
+
+@pytest.fixture()
+def counted(pipe, monkeypatch):  # type: ignore[no-untyped-def]
+    """Counts of phase reconstructions (converter calls) and VAE decodes while a test runs."""
+    from sonogen.spectrogram.converter import SpectrogramConverter
+
+    counts = {"phase": 0, "decode": 0}
+    phase, decode = SpectrogramConverter.waveform_from_spectrogram, pipe.vae.decode
+
+    def counted_phase(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        counts["phase"] += 1
+        return phase(self, *args, **kwargs)
+
+    def counted_decode(*args, **kwargs):  # type: ignore[no-untyped-def]
+        counts["decode"] += 1
+        return decode(*args, **kwargs)
+
+    monkeypatch.setattr(SpectrogramConverter, "waveform_from_spectrogram", counted_phase)
+    monkeypatch.setattr(pipe.vae, "decode", counted_decode)
+    return counts
+
+
+def test_output_type_computes_only_what_is_asked(pipe, counted) -> None:
+    """"audio" (the default) decodes and reconstructs phase; "pil" stops at the images and
+    "latent" at the latents, with the same images as the full path."""
+    kw = {"seed": [4, 5], "num_inference_steps": STEPS, "width": W, "progress": False}
+    full = pipe(["jazz", "rock"], **kw)
+    assert counted == {"phase": 1, "decode": 1}  # one batched phase reconstruction for both
+    assert len(full.waveforms) == 2 and full.latents is None
+
+    counted.update(phase=0, decode=0)
+    pictures = pipe(["jazz", "rock"], output_type="pil", **kw)
+    assert counted == {"phase": 0, "decode": 1}
+    assert pictures.waveforms == [] and pictures.seeds == [4, 5] and pictures.latents is None
+    for a, b in zip(full.images, pictures.images, strict=True):
+        assert np.array_equal(_pixels(a), _pixels(b)) and dict(a.getexif()) == dict(b.getexif())
+
+    counted.update(phase=0, decode=0)
+    latent = pipe(["jazz", "rock"], output_type="latent", **kw)
+    assert counted == {"phase": 0, "decode": 0}
+    assert latent.images == [] and latent.waveforms == [] and latent.seeds == [4, 5]
+    assert latent.latents is not None and latent.latents.dtype == torch.float32
+    assert latent.latents.shape == (2, pipe.latent_channels, 64 // pipe.vae_scale_factor, W // pipe.vae_scale_factor)
+    decoded = [pipe._to_image(p) for p in pipe.decode_latents(latent.latents)]
+    for a, b in zip(full.images, decoded, strict=True):
+        assert np.array_equal(_pixels(a), _pixels(b))
+
+    with pytest.raises(SonogenError, match="output_type"):
+        pipe("jazz", output_type="np", **kw)  # type: ignore[arg-type]
+
+
+def test_output_type_of_interpolation_loops_and_masks(pipe, counted) -> None:
     start, end = PromptInput("jazz", 1), PromptInput("rock", 2, denoising=0.5)
-    reqs = [
-        InferenceInput(start, end, 0.25, num_inference_steps=STEPS),
-        InferenceInput(start, end, 0.0, num_inference_steps=STEPS),
-        InferenceInput(start, end, 0.5, num_inference_steps=STEPS, seed_image_id="vibes"),
+    init = pipe("funk", seed=0, num_inference_steps=STEPS, width=W, progress=False, output_type="pil").images[0]
+    mask = Image.fromarray(np.where(np.arange(W) < W // 2, 0, 255).astype(np.uint8)[None].repeat(64, 0), "L")
+    cases = [
+        (pipe.interpolate, (start, end, 0.5), {"init_image": init, "mask_image": mask}),
+        (pipe, ("loop",), {"seed": 2, "width": W, "loop": True}),
     ]
-    outs = pipe.run_inference_batch(reqs)
-    assert len(outs) == 3 and all(o.images[0].size == (512, 64) for o in outs)
-    assert outs[1].seeds == [1]
-    # batching changes nothing: each answer equals the same request run alone
-    for out, req in zip(outs, reqs, strict=True):
-        alone = pipe.interpolate(
-            req.start, req.end, req.alpha, num_inference_steps=STEPS,
-            init_image=get_seed_image(req.seed_image_id), progress=False,
-        )
-        assert np.abs(_pixels(out.images[0]) - _pixels(alone.images[0])).max() <= 2
-    assert not np.array_equal(_pixels(outs[0].images[0]), _pixels(outs[1].images[0]))
-    with pytest.raises(SonogenError):
-        pipe.run_inference_batch([InferenceInput(start, end, 0.5, seed_image_id="nope")])
+    for call, args, kw in cases:
+        full = call(*args, num_inference_steps=STEPS, progress=False, **kw)
+        counted.update(phase=0)
+        pictures = call(*args, num_inference_steps=STEPS, progress=False, output_type="pil", **kw)
+        assert counted["phase"] == 0 and pictures.waveforms == []
+        assert np.array_equal(_pixels(full.images[0]), _pixels(pictures.images[0]))
+
+
+def test_output_item() -> None:
+    from sonogen.spectrogram.params import SpectrogramParams
+
+    images = [Image.new("RGB", (8, 8), (k, k, k)) for k in range(3)]
+    out = SonogenOutput(images, [np.zeros((1, 4)) + k for k in range(3)], 44100, SpectrogramParams(), [7, 8, 9])
+    one = out.item(1)
+    assert one.images == [images[1]] and float(one.waveforms[0][0, 0]) == 1.0 and one.seeds == [8]
+    latent = SonogenOutput([], [], 44100, SpectrogramParams(), [7, 8], torch.arange(2.0)[:, None]).item(1)
+    assert latent.images == [] and latent.seeds == [8] and latent.latents is not None
+    assert latent.latents.tolist() == [[1.0]]
 
 
 def test_extension_keeps_opening(pipe) -> None:

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sonogen.server import Engine, ServerConfig, create_app, current_engine
+from sonogen.server.batching import run_inference_batch
 
 
 @pytest.fixture(scope="session")
@@ -59,19 +60,21 @@ class GatedPipeline:
         self.prompts.append(prompt)
         return self.canned if self.canned is not None else self.inner(prompt, **kwargs)
 
-    def run_inference_batch(self, items: list[Any]) -> Any:
+    def run_batch(self, items: list[Any]) -> Any:
+        """The engine's ``run_batch`` for this pipeline: ``make_app(gated, run_batch=GatedPipeline.run_batch)``."""
         self._wait("batch", len(items))
         self.prompts.extend(item.start.prompt for item in items)
         if self.canned is not None:
             return [self.canned for _ in items]
-        return self.inner.run_inference_batch(items)
+        return run_inference_batch(self.inner, items)
 
 
-def make_app(pipe: Any, **config: Any) -> tuple[Any, Engine]:
-    """An app whose engine (over ``pipe``) comes in through the current_engine dependency override."""
+def make_app(pipe: Any, run_batch: Callable[[Any, list[Any]], Any] = run_inference_batch, **config: Any) -> tuple[Any, Engine]:
+    """An app whose engine (over ``pipe``, batches answered by ``run_batch``) comes in
+    through the current_engine dependency override."""
     cfg = ServerConfig(load_model=False, threads=1, **config)
     app = create_app(cfg)
-    engine = Engine(pipe, queue_size=cfg.queue_size, max_batch=cfg.max_batch, threads=1).start()
+    engine = Engine(pipe, queue_size=cfg.queue_size, max_batch=cfg.max_batch, threads=1, run_batch=run_batch).start()
     app.dependency_overrides[current_engine] = lambda: engine
     return app, engine
 

@@ -314,17 +314,15 @@ def test_width_step_follows_the_vae_factor() -> None:
 
 def test_max_steps_caps_what_clients_ask(tiny_pipe: Any, app_factory: Any) -> None:
     """`serve --max-steps N`: the original app's 50 steps run as N, smaller requests as asked."""
+    from sonogen.server.batching import run_inference_batch
+
     seen: list[Any] = []
 
-    class Recording:
-        def __getattr__(self, name: str) -> Any:
-            return getattr(tiny_pipe, name)
+    def recording(pipe: Any, items: list[Any]) -> Any:
+        seen.extend(item.num_inference_steps for item in items)
+        return run_inference_batch(pipe, items)
 
-        def run_inference_batch(self, items: list[Any], **kwargs: Any) -> Any:
-            seen.extend(item.num_inference_steps for item in items)
-            return tiny_pipe.run_inference_batch(items, **kwargs)
-
-    app, _ = app_factory(Recording(), max_steps=2)
+    app, _ = app_factory(tiny_pipe, max_steps=2, run_batch=recording)
     with TestClient(app) as http:
         for asked in (50, 1):
             body = dict(ORIGINAL_REQUEST, num_inference_steps=asked)

@@ -13,7 +13,10 @@ from sonogen.server.engine import ClientGone, Engine, Job, QueueFull
 
 
 class Recorder:
-    """A stand-in pipeline: batches return their items' values; a gate holds the worker."""
+    """A stand-in pipeline: batches return their items' values; a gate holds the worker.
+
+    Engines over it answer batches with :meth:`run_batch` (see :func:`start`).
+    """
 
     def __init__(self) -> None:
         self.batches: list[list[Any]] = []
@@ -21,11 +24,16 @@ class Recorder:
         self.gate.set()
         self.entered = threading.Event()
 
-    def run_inference_batch(self, items: list[Any]) -> list[Any]:
+    def run_batch(self, items: list[Any]) -> list[Any]:
         self.entered.set()
         assert self.gate.wait(10)
         self.batches.append(list(items))
         return [f"out-{item}" for item in items]
+
+
+def start(pipe: Recorder, **options: Any) -> Engine:
+    """A started engine over ``pipe`` whose batches go to ``pipe.run_batch``."""
+    return Engine(pipe, run_batch=Recorder.run_batch, **options).start()
 
 
 def wait_for(condition: Any, timeout: float = 5.0) -> None:
@@ -46,7 +54,7 @@ def hold_worker(engine: Engine, pipe: Recorder) -> Job:
 
 def test_compatible_jobs_run_as_one_batch_in_order() -> None:
     pipe = Recorder()
-    engine = Engine(pipe, queue_size=10, max_batch=3).start()
+    engine = start(pipe, queue_size=10, max_batch=3)
     try:
         hold_worker(engine, pipe)
         jobs = [engine.submit(Job(item=i, batch_key="k")) for i in range(5)]
@@ -64,7 +72,7 @@ def test_compatible_jobs_run_as_one_batch_in_order() -> None:
 
 def test_max_batch_one_disables_batching() -> None:
     pipe = Recorder()
-    engine = Engine(pipe, queue_size=10, max_batch=1).start()
+    engine = start(pipe, queue_size=10, max_batch=1)
     try:
         hold_worker(engine, pipe)
         jobs = [engine.submit(Job(item=i, batch_key="k")) for i in range(3)]
@@ -78,7 +86,7 @@ def test_max_batch_one_disables_batching() -> None:
 
 def test_queue_bound_refuses_with_retry_after() -> None:
     pipe = Recorder()
-    engine = Engine(pipe, queue_size=2, max_batch=1).start()
+    engine = start(pipe, queue_size=2, max_batch=1)
     try:
         hold_worker(engine, pipe)
         engine.submit(Job(item=1, batch_key="k"))
@@ -96,7 +104,7 @@ def test_queue_bound_refuses_with_retry_after() -> None:
 
 def test_cancelled_job_leaves_queue_and_never_runs() -> None:
     pipe = Recorder()
-    engine = Engine(pipe, queue_size=4).start()
+    engine = start(pipe, queue_size=4)
     try:
         hold_worker(engine, pipe)
         doomed = engine.submit(Job(item="doomed", batch_key="k"))
@@ -114,7 +122,7 @@ def test_cancelled_job_leaves_queue_and_never_runs() -> None:
 
 def test_result_drops_job_when_client_disconnects() -> None:
     pipe = Recorder()
-    engine = Engine(pipe, queue_size=4).start()
+    engine = start(pipe, queue_size=4)
     try:
         hold_worker(engine, pipe)
         job = engine.submit(Job(item="gone", batch_key="k"))
@@ -135,7 +143,7 @@ def test_result_drops_job_when_client_disconnects() -> None:
 
 
 def test_plain_jobs_and_errors_reach_the_caller() -> None:
-    engine = Engine(Recorder(), queue_size=4).start()
+    engine = start(Recorder(), queue_size=4)
     try:
         assert engine.submit(Job(fn=lambda pipe: 41 + 1)).future.result(5) == 42
 
@@ -154,7 +162,7 @@ def test_plain_jobs_and_errors_reach_the_caller() -> None:
 
 def test_stop_cancels_waiting_jobs() -> None:
     pipe = Recorder()
-    engine = Engine(pipe, queue_size=4).start()
+    engine = start(pipe, queue_size=4)
     blocker = hold_worker(engine, pipe)
     waiting = engine.submit(Job(item="w", batch_key="k"))
     # stop while the worker is still busy, so the waiting job cannot have started

@@ -8,7 +8,6 @@ well under a minute. Every answer must be: no 5xx; every error a JSON 4xx whose
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -44,10 +43,6 @@ class OneStep:
     def generate(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["num_inference_steps"] = 1
         return self.inner.generate(*args, **kwargs)
-
-    def run_inference_batch(self, items: list[Any], **kwargs: Any) -> Any:
-        items = [dataclasses.replace(item, num_inference_steps=1) for item in items]
-        return self.inner.run_inference_batch(items, **kwargs)
 
 
 @pytest.fixture(scope="module")

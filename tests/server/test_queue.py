@@ -49,7 +49,7 @@ def post_in_thread(url: str, body: dict[str, Any], answers: list[httpx.Response]
 
 def test_queue_bound_answers_503_with_retry_after(tiny_pipe: Any, canned: Any, app_factory: Any) -> None:
     gated = GatedPipeline(tiny_pipe, canned)
-    app, engine = app_factory(gated, queue_size=1, max_batch=1)
+    app, engine = app_factory(gated, run_batch=GatedPipeline.run_batch, queue_size=1, max_batch=1)
     with LiveServer(app) as server:
         gated.gate.clear()
         answers: list[httpx.Response] = []
@@ -71,7 +71,7 @@ def test_queue_bound_answers_503_with_retry_after(tiny_pipe: Any, canned: Any, a
 
 def test_disconnected_client_has_its_waiting_work_dropped(tiny_pipe: Any, canned: Any, app_factory: Any) -> None:
     gated = GatedPipeline(tiny_pipe, canned)
-    app, engine = app_factory(gated, queue_size=4, max_batch=1)
+    app, engine = app_factory(gated, run_batch=GatedPipeline.run_batch, queue_size=4, max_batch=1)
     with LiveServer(app) as server:
         gated.gate.clear()
         answers: list[httpx.Response] = []
@@ -97,7 +97,7 @@ def test_disconnected_client_has_its_waiting_work_dropped(tiny_pipe: Any, canned
 
 def test_requests_that_arrive_together_are_batched(tiny_pipe: Any, canned: Any, app_factory: Any) -> None:
     gated = GatedPipeline(tiny_pipe, canned)
-    app, engine = app_factory(gated, queue_size=8, max_batch=4)
+    app, engine = app_factory(gated, run_batch=GatedPipeline.run_batch, queue_size=8, max_batch=4)
     with LiveServer(app) as server:
         gated.gate.clear()
         answers: list[httpx.Response] = []
