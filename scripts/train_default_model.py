@@ -230,7 +230,7 @@ def _save_vae(out: Path, vae: Any, opt: Any, step: int, losses: list[float]) -> 
         f.write(json.dumps({"step": step, "l1": float(np.mean(losses[-100:])) if losses else None}) + "\n")
 
 
-def stage_decoder(work: Path, minutes: float, seed: int) -> None:
+def stage_decoder(work: Path, minutes: float, seed: int, texture_weight: float = 1.0) -> None:
     """Go on training the VAE's decoder alone, the encoder frozen, so the cached latents stay valid.
 
     L1 on pixels plus L1 on their differences along time and frequency (edges: onsets and
@@ -272,7 +272,7 @@ def stage_decoder(work: Path, minutes: float, seed: int) -> None:
         rec = vae.decode(z).sample
         err = rec - x
         loss = err.abs().mean() + 0.5 * (err.diff(dim=-1).abs().mean() + err.diff(dim=-2).abs().mean())
-        loss = loss + TEXTURE_WEIGHT * texture_loss(rec, x)
+        loss = loss + texture_weight * texture_loss(rec, x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -287,10 +287,6 @@ def stage_decoder(work: Path, minutes: float, seed: int) -> None:
             save()
             last_save = time.time()
     save()
-
-
-#: Weight of :func:`texture_loss` in the decoder's loss (run 2 on; run 1 trained without it).
-TEXTURE_WEIGHT = 1.0
 
 
 def texture_loss(rec: Any, x: Any, patch: int = 8) -> Any:
@@ -668,6 +664,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--minutes", type=float, default=120.0, help="UNet wall-time budget in all, resumable (120)")
     p.add_argument("--vae-minutes", type=float, default=12.0, help="VAE wall-time budget for this call (12)")
     p.add_argument("--full-width-after", type=float, default=0.8, help="fraction of the budget on time crops (0.8)")
+    p.add_argument("--texture-weight", type=float, default=1.0,
+                   help="decoder: weight of the texture-statistics loss (1.0; run 1 trained without it)")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--workers", type=int, default=2)
@@ -700,7 +698,7 @@ def main(argv: list[str] | None = None) -> int:
         elif stage == "encode":
             stage_encode(work, args.encode_per_style, args.part, args.parts)
         elif stage == "decoder":
-            stage_decoder(work, args.vae_minutes, args.seed)
+            stage_decoder(work, args.vae_minutes, args.seed, args.texture_weight)
         elif stage == "unet":
             stage_unet(work, args.minutes, args.seed, args.full_width_after, args.batch, args.lr)
         elif stage == "export":

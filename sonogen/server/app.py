@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
@@ -29,10 +30,6 @@ from sonogen.server.encode import EncodedClip
 from sonogen.server.engine import ClientGone, Engine, Job, QueueFull
 from sonogen.server.limits import BodySizeLimit
 from sonogen.server.schemas import (
-    MAX_GUIDANCE,
-    MAX_PROMPT_CHARS,
-    MAX_SEED,
-    MAX_STEPS,
     MEDIA_TYPES,
     ClipOut,
     ErrorOut,
@@ -42,6 +39,7 @@ from sonogen.server.schemas import (
     InterpolateIn,
     LongIn,
     SeedImagesOut,
+    TransformIn,
     mask_image_ids,
     seed_image_ids,
 )
@@ -249,17 +247,40 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 
 # --------------------------------------------------------------------------- routes
-async def _run(engine: Engine, job: Job, request: Request) -> Any:
+#: The audio file of an upload endpoint (multipart).
+AudioUpload = Annotated[UploadFile, File(description="audio file: wav, flac, ogg, mp3")]
+
+
+async def run_job(engine: Engine, job: Job, request: Request) -> Any:
+    """Queue ``job`` and await its result (dropped if the client leaves while it waits)."""
     engine.submit(job)
     return await engine.result(job, request.is_disconnected)
 
 
-def _clip_response(clip: EncodedClip, response: str, *, seed: int | None, prompt: str | None) -> Response:
+async def read_upload(upload: UploadFile, what: str) -> bytes:
+    """The uploaded file's bytes; an empty file is a 422 naming the field ``what``."""
+    data = await upload.read()
+    if not data:
+        raise HTTPException(422, f"{what}: the uploaded file is empty")
+    return data
+
+
+def clip_response(
+    clip: EncodedClip,
+    response: str,
+    *,
+    seed: int | None = None,
+    prompt: str | None = None,
+    body: BaseModel | None = None,
+    name: str = "sonogen",
+) -> Response:
+    """A /v1 answer: the audio file (``name.<format>``), or with ``response="json"`` ``body``
+    (default: a :class:`ClipOut` of the clip, ``seed`` and ``prompt``)."""
     headers = {"X-Sonogen-Duration": f"{clip.duration_s:.4f}"}
     if seed is not None:
         headers["X-Sonogen-Seed"] = str(seed)
     if response == "json":
-        body = ClipOut(
+        body = body or ClipOut(
             image=clip.image_uri,
             audio=clip.audio_uri,
             duration_s=clip.duration_s,
@@ -268,7 +289,7 @@ def _clip_response(clip: EncodedClip, response: str, *, seed: int | None, prompt
             prompt=prompt,
         )
         return JSONResponse(body.model_dump(), headers=headers)
-    headers["Content-Disposition"] = f'attachment; filename="sonogen.{clip.audio_format}"'
+    headers["Content-Disposition"] = f'attachment; filename="{name}.{clip.audio_format}"'
     return Response(clip.audio, media_type=MEDIA_TYPES[clip.audio_format], headers=headers)
 
 
@@ -289,7 +310,7 @@ def _add_routes(app: FastAPI) -> None:
     )
     async def run_inference(body: InferenceIn, request: Request, engine: EngineDep, config: ConfigDep) -> InferenceOut:
         job = jobs.inference_job(_step_budget(body, config))
-        output = await _run(engine, job, request)
+        output = await run_job(engine, job, request)
         clip = await run_in_threadpool(jobs.encode_first, output, "mp3", "jpeg")
         return InferenceOut(image=clip.image_uri, audio=clip.audio_uri, duration_s=clip.duration_s)
 
@@ -301,10 +322,10 @@ def _add_routes(app: FastAPI) -> None:
     )
     async def interpolate(body: InterpolateIn, request: Request, engine: EngineDep, config: ConfigDep) -> Response:
         job = jobs.inference_job(_step_budget(body, config))
-        output = await _run(engine, job, request)
+        output = await run_job(engine, job, request)
         clip = await run_in_threadpool(jobs.encode_first, output, body.format, body.image_format)
         lead = body.end if body.alpha >= 0.5 else body.start
-        return _clip_response(clip, body.response, seed=lead.seed, prompt=lead.prompt)
+        return clip_response(clip, body.response, seed=lead.seed, prompt=lead.prompt)
 
     @app.post(
         "/v1/generate",
@@ -316,9 +337,9 @@ def _add_routes(app: FastAPI) -> None:
         if body.duration_s is not None and body.duration_s > config.max_clip_s:
             raise HTTPException(422, f"duration_s: at most {config.max_clip_s} seconds")
         job = Job(fn=jobs.generate_fn(body))
-        output = await _run(engine, job, request)
+        output = await run_job(engine, job, request)
         clip = await run_in_threadpool(jobs.encode_first, output, body.format, body.image_format)
-        return _clip_response(clip, body.response, seed=body.seed, prompt=body.prompt)
+        return clip_response(clip, body.response, seed=body.seed, prompt=body.prompt)
 
     @app.post(
         "/v1/transform",
@@ -330,31 +351,18 @@ def _add_routes(app: FastAPI) -> None:
         request: Request,
         engine: EngineDep,
         config: ConfigDep,
-        audio: Annotated[UploadFile, File(description="audio file: wav, flac, ogg, mp3")],
-        prompt: Annotated[str, Form(min_length=1, max_length=MAX_PROMPT_CHARS)],
-        strength: Annotated[float, Form(ge=0.0, le=1.0, description="how far from the upload, 0..1")] = 0.6,
-        seed: Annotated[int, Form(ge=0, le=MAX_SEED)] = 0,
-        num_inference_steps: Annotated[int | None, Form(ge=1, le=MAX_STEPS, description="default: the model's")] = None,
-        guidance: Annotated[float | None, Form(ge=0.0, le=MAX_GUIDANCE, description="default: the model's")] = None,
-        negative_prompt: Annotated[str | None, Form(max_length=MAX_PROMPT_CHARS)] = None,
-        offset_s: Annotated[float, Form(ge=0.0, description="where the clip starts in the upload, s")] = 0.0,
-        duration_s: Annotated[float | None, Form(gt=0.0, description="clip length, s")] = None,
-        format: Annotated[str, Form(pattern="^(mp3|wav|ogg|flac)$")] = "mp3",
-        response: Annotated[str, Form(pattern="^(audio|json)$")] = "audio",
-        image_format: Annotated[str, Form(pattern="^(png|jpeg)$")] = "png",
+        audio: AudioUpload,
+        form: Annotated[TransformIn, Form()],
     ) -> Response:
-        if duration_s is not None and duration_s > config.max_clip_s:
+        if form.duration_s is not None and form.duration_s > config.max_clip_s:
             raise HTTPException(422, f"duration_s: at most {config.max_clip_s} seconds")
-        data = await audio.read()
-        if not data:
-            raise HTTPException(422, "audio: the uploaded file is empty")
+        data = await read_upload(audio, "audio")
         init_image = await run_in_threadpool(
-            jobs.upload_to_image, engine.pipeline, data, offset_s, duration_s, config.max_clip_s
+            jobs.upload_to_image, engine.pipeline, data, form.offset_s, form.duration_s, config.max_clip_s
         )
-        fn = jobs.transform_fn(init_image, prompt, strength, seed, num_inference_steps, guidance, negative_prompt)
-        output = await _run(engine, Job(fn=fn), request)
-        clip = await run_in_threadpool(jobs.encode_first, output, format, image_format)
-        return _clip_response(clip, response, seed=seed, prompt=prompt)
+        output = await run_job(engine, Job(fn=jobs.transform_fn(init_image, form)), request)
+        clip = await run_in_threadpool(jobs.encode_first, output, form.format, form.image_format)
+        return clip_response(clip, form.response, seed=form.seed, prompt=form.prompt)
 
     @app.post(
         "/v1/long",
@@ -365,9 +373,9 @@ def _add_routes(app: FastAPI) -> None:
     async def long_piece(body: LongIn, request: Request, engine: EngineDep, config: ConfigDep) -> Response:
         if body.duration_s > config.max_long_s:
             raise HTTPException(422, f"duration_s: at most {config.max_long_s} seconds")
-        output = await _run(engine, Job(fn=jobs.long_fn(body)), request)
+        output = await run_job(engine, Job(fn=jobs.long_fn(body)), request)
         clip = await run_in_threadpool(jobs.encode_first, output, body.format, body.image_format)
-        return _clip_response(clip, body.response, seed=body.seed, prompt=" → ".join(body.prompts))
+        return clip_response(clip, body.response, seed=body.seed, prompt=" → ".join(body.prompts))
 
     @app.get("/v1/seed-images", response_model=SeedImagesOut, tags=["v1"], summary="Built-in seed and mask ids")
     async def list_seed_images() -> SeedImagesOut:

@@ -19,7 +19,7 @@ from sonogen.errors import SonogenError
 from sonogen.server.batching import batch_key
 from sonogen.server.encode import EncodedClip, encode_output
 from sonogen.server.engine import Job
-from sonogen.server.schemas import GenerateIn, InferenceIn, LongIn, PromptIn
+from sonogen.server.schemas import GenerateIn, InferenceIn, LongIn, PromptIn, TransformIn
 
 #: Image width step for pipelines that do not say (SD 1.x's 8x VAE).
 WIDTH_STEP = 8
@@ -96,21 +96,27 @@ def generate_fn(body: GenerateIn) -> Callable[[Any], Any]:
             init_image = get_seed_image(body.seed_image_id or "og_beat", width=width, params=params)
         if body.mask_image_id is not None:
             mask_image = get_mask_image(body.mask_image_id, width=width, height=params.num_frequencies)
-        return pipe(
-            body.prompt,
-            negative_prompt=body.negative_prompt,
-            seed=body.seed,
-            num_inference_steps=body.num_inference_steps,
-            guidance_scale=body.guidance,
-            width=width,
-            init_image=init_image,
-            strength=float(body.denoising),
-            mask_image=mask_image,
-            loop=body.loop,
-            progress=False,
+        return sample(
+            pipe, body, width=width, init_image=init_image, strength=float(body.denoising),
+            mask_image=mask_image, loop=body.loop,
         )
 
     return run
+
+
+def sample(pipe: Any, body: GenerateIn | TransformIn, **image: Any) -> Any:
+    """``pipe`` called with the request's prompt and sampling fields (seed, negative prompt,
+    steps, guidance; steps and guidance the model's when None); ``image``: the call's
+    ``width``, ``init_image``, ``strength``, ``mask_image``, ``loop``."""
+    return pipe(
+        body.prompt,
+        negative_prompt=body.negative_prompt,
+        seed=body.seed,
+        num_inference_steps=body.num_inference_steps,
+        guidance_scale=body.guidance,
+        progress=False,
+        **image,
+    )
 
 
 def upload_to_image(pipe: Any, data: bytes, offset_s: float, duration_s: float | None, max_s: float) -> Any:
@@ -144,36 +150,19 @@ def upload_to_image(pipe: Any, data: bytes, offset_s: float, duration_s: float |
     return image.crop((0, 0, width, image.height))
 
 
-def transform_fn(
-    init_image: Any,
-    prompt: str,
-    strength: float,
-    seed: int,
-    num_inference_steps: int | None,
-    guidance: float | None,
-    negative_prompt: str | None,
-) -> Callable[[Any], Any]:
+def transform_fn(init_image: Any, body: TransformIn) -> Callable[[Any], Any]:
     """The worker callable for ``/v1/transform`` (img2img from the upload's spectrogram)."""
 
     def run(pipe: Any) -> Any:
-        return pipe(
-            prompt,
-            negative_prompt=negative_prompt,
-            seed=seed,
-            num_inference_steps=num_inference_steps,
-            guidance_scale=guidance,
-            width=init_image.width,
-            init_image=init_image,
-            strength=float(strength),
-            progress=False,
-        )
+        return sample(pipe, body, width=init_image.width, init_image=init_image, strength=float(body.strength))
 
     return run
 
 
 @dataclass
 class LongPiece:
-    """What ``/v1/long`` makes: one long waveform and its (wide) spectrogram picture.
+    """What ``/v1/long`` and ``/v1/transform-song`` make: one long waveform and its (wide)
+    spectrogram picture.
 
     Shaped like a one-item ``SonogenOutput`` so the same encoder serves it.
     """
@@ -182,13 +171,19 @@ class LongPiece:
     waveforms: list[np.ndarray]
     sample_rate: int
 
+    @classmethod
+    def of(cls, pipe: Any, wave: np.ndarray, rate: int) -> LongPiece:
+        """``wave`` at ``rate`` with the spectrogram picture drawn in the pipeline's format."""
+        from sonogen.spectrogram.converter import get_converter
+
+        return cls([get_converter(pipeline_params(pipe)).audio_to_image(wave, rate)], [wave], int(rate))
+
 
 def long_fn(body: LongIn) -> Callable[[Any], Any]:
     """The worker callable for ``/v1/long``: ``generate_long`` over equal-length segments."""
 
     def run(pipe: Any) -> LongPiece:
         from sonogen.pipeline.longform import generate_long
-        from sonogen.spectrogram.converter import get_converter
 
         each = body.duration_s / len(body.prompts)
         wave, rate = generate_long(
@@ -201,8 +196,7 @@ def long_fn(body: LongIn) -> Callable[[Any], Any]:
             transition_s=min(5.0, each),
             progress=False,
         )
-        image = get_converter(pipeline_params(pipe)).audio_to_image(wave, rate)
-        return LongPiece([image], [wave], int(rate))
+        return LongPiece.of(pipe, wave, rate)
 
     return run
 

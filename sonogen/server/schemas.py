@@ -15,6 +15,8 @@ MAX_SEED = 2**32 - 1
 MAX_PROMPT_CHARS = 1000
 MAX_STEPS = 100
 MAX_GUIDANCE = 30.0
+#: Longest clip the song transform cuts (one image; SD 1.x draws up to 1024 columns well).
+MAX_SONG_CLIP_S = 10.24
 
 AudioFormat = Literal["mp3", "wav", "ogg", "flac"]
 ImageFormat = Literal["jpeg", "png"]
@@ -111,20 +113,25 @@ class InterpolateIn(InferenceIn, OutputOptions):
     """``POST /v1/interpolate``: ``/run_inference/`` semantics with a choice of output."""
 
 
-class GenerateIn(OutputOptions, BuiltinIds):
-    """``POST /v1/generate``: text to audio (optionally from a seed image / looped)."""
+class SamplingOptions(BaseModel):
+    """The sampling fields of the /v1 generation requests (steps and guidance: the model's when omitted)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
-    negative_prompt: str | None = Field(None, max_length=MAX_PROMPT_CHARS)
     seed: int = Field(0, ge=0, le=MAX_SEED)
+    negative_prompt: str | None = Field(None, max_length=MAX_PROMPT_CHARS)
     num_inference_steps: int | None = Field(
         None, ge=1, le=MAX_STEPS, description="denoising steps; default: the model's recommended number (50 when it names none)"
     )
     guidance: float | None = Field(
         None, ge=0.0, le=MAX_GUIDANCE, description="guidance scale; default: the model's recommended one (7.0 when it names none)"
     )
+
+
+class GenerateIn(OutputOptions, SamplingOptions, BuiltinIds):
+    """``POST /v1/generate``: text to audio (optionally from a seed image / looped)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
     duration_s: float | None = Field(
         None, gt=0.0, le=60.0, description="clip length in seconds (rounded to the model's width step)"
     )
@@ -134,21 +141,13 @@ class GenerateIn(OutputOptions, BuiltinIds):
     loop: bool = Field(False, description="make the clip loop seamlessly")
 
 
-class LongIn(OutputOptions):
+class LongIn(OutputOptions, SamplingOptions):
     """``POST /v1/long``: a long piece from one or more prompts."""
 
     model_config = ConfigDict(extra="forbid")
 
     prompts: list[str] = Field(min_length=1, max_length=16)
     duration_s: float = Field(20.0, gt=0.0, le=300.0)
-    seed: int = Field(0, ge=0, le=MAX_SEED)
-    num_inference_steps: int | None = Field(
-        None, ge=1, le=MAX_STEPS, description="denoising steps; default: the model's recommended number (50 when it names none)"
-    )
-    guidance: float | None = Field(
-        None, ge=0.0, le=MAX_GUIDANCE, description="guidance scale; default: the model's recommended one (7.0 when it names none)"
-    )
-    negative_prompt: str | None = Field(None, max_length=MAX_PROMPT_CHARS)
 
     @field_validator("prompts")
     @classmethod
@@ -157,6 +156,30 @@ class LongIn(OutputOptions):
             if not text.strip() or len(text) > MAX_PROMPT_CHARS:
                 raise ValueError(f"each prompt needs 1..{MAX_PROMPT_CHARS} characters")
         return value
+
+
+class UploadTransformIn(OutputOptions, SamplingOptions):
+    """The form fields of the uploads' audio-to-audio endpoints (multipart, beside the ``audio`` file)."""
+
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    strength: float = Field(0.6, ge=0.0, le=1.0, description="how far from the upload, 0..1")
+
+
+class TransformIn(UploadTransformIn):
+    """``POST /v1/transform``: one clip of the upload re-imagined with a prompt."""
+
+    offset_s: float = Field(0.0, ge=0.0, description="where the clip starts in the upload, s")
+    duration_s: float | None = Field(None, gt=0.0, description="clip length, s")
+
+
+class TransformSongIn(UploadTransformIn):
+    """``POST /v1/transform-song``: the whole upload, clip by clip, optionally moving to a second prompt."""
+
+    to_prompt: str | None = Field(None, max_length=MAX_PROMPT_CHARS, description="move to this prompt by the end")
+    to_seed: int | None = Field(None, ge=0, le=MAX_SEED)
+    clip_s: float = Field(5.12, gt=0.0, le=MAX_SONG_CLIP_S, description="clip length, s")
+    overlap_s: float = Field(0.2, ge=0.0, description="clips overlap by this much, s")
+    crossfade_s: float | None = Field(None, ge=0.0, description="crossfade in each overlap (default: all of it)")
 
 
 class InferenceOut(BaseModel):

@@ -15,24 +15,25 @@ from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from sonogen.errors import SonogenError
-from sonogen.server.app import ServerConfig, get_config, get_engine
+from sonogen.server.app import (
+    AudioUpload,
+    ServerConfig,
+    clip_response,
+    get_config,
+    get_engine,
+    read_upload,
+    run_job,
+)
 from sonogen.server.encode import EncodedClip, encode_clip
 from sonogen.server.engine import Engine, Job
-from sonogen.server.jobs import encode_first
-from sonogen.server.schemas import (
-    MAX_GUIDANCE,
-    MAX_PROMPT_CHARS,
-    MAX_SEED,
-    MAX_STEPS,
-    MEDIA_TYPES,
-    ClipOut,
-)
+from sonogen.server.jobs import LongPiece, encode_first
+from sonogen.server.schemas import MAX_SEED, ClipOut, TransformSongIn
 
 #: Endpoints that take file uploads (the app's larger body limit applies to them).
 UPLOAD_PATHS = frozenset({"/v1/transform", "/v1/transform-song", "/v1/image-to-audio", "/v1/sample-clips"})
@@ -40,8 +41,6 @@ UPLOAD_PATHS = frozenset({"/v1/transform", "/v1/transform-song", "/v1/image-to-a
 MAX_CLIPS = 16
 #: Tallest picture /v1/image-to-audio accepts (taller ones are surely not spectrograms).
 MAX_IMAGE_HEIGHT = 4096
-#: Longest clip the song transform cuts (one image; SD 1.x draws up to 1024 columns well).
-MAX_SONG_CLIP_S = 10.24
 
 router = APIRouter(tags=["studio"])
 
@@ -78,21 +77,6 @@ class SampleClipsOut(BaseModel):
 
 ConfigDep = Annotated[ServerConfig, Depends(get_config)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
-
-
-async def _read(upload: UploadFile, what: str) -> bytes:
-    data = await upload.read()
-    if not data:
-        raise HTTPException(422, f"{what}: the uploaded file is empty")
-    return data
-
-
-def _answer(clip: EncodedClip, response: str, model: BaseModel | None, name: str) -> Response:
-    headers = {"X-Sonogen-Duration": f"{clip.duration_s:.4f}"}
-    if response == "json" and model is not None:
-        return JSONResponse(model.model_dump(), headers=headers)
-    headers["Content-Disposition"] = f'attachment; filename="{name}.{clip.audio_format}"'
-    return Response(clip.audio, media_type=MEDIA_TYPES[clip.audio_format], headers=headers)
 
 
 # --------------------------------------------------------------------------- image -> audio
@@ -177,7 +161,7 @@ async def image_to_audio(
 ) -> Response:
     from sonogen.spectrogram.params import SpectrogramParams
 
-    data = await _read(image, "image")
+    data = await read_upload(image, "image")
     max_width = SpectrogramParams().width_for_seconds(config.max_long_s)
     clip, picture = await run_in_threadpool(picture_to_clip, data, max_width, format)
     body = ImageAudioOut(
@@ -189,7 +173,7 @@ async def image_to_audio(
         width=picture.image.width,
         height=picture.image.height,
     )
-    return _answer(clip, response, body, "sonogen-image")
+    return clip_response(clip, response, body=body, name="sonogen-image")
 
 
 # --------------------------------------------------------------------------- sample clips
@@ -258,7 +242,7 @@ def sample_clips(
 @router.post("/v1/sample-clips", response_model=SampleClipsOut, summary="Cut clips out of a long upload, with spectrograms")
 async def sample_clips_route(
     config: ConfigDep,
-    audio: Annotated[UploadFile, File(description="audio file: wav, flac, ogg, mp3")],
+    audio: AudioUpload,
     seconds: Annotated[float, Form(gt=0.0, description="clip length, s")] = 5.12,
     count: Annotated[int | None, Form(ge=1, le=MAX_CLIPS, description="this many clips at random starts")] = None,
     hop_s: Annotated[float | None, Form(gt=0.0, description="a clip every hop_s seconds")] = None,
@@ -271,7 +255,7 @@ async def sample_clips_route(
     chosen = _parse_starts(starts)
     if sum(x is not None for x in (count, hop_s, chosen)) > 1:
         raise HTTPException(422, "give one of count, hop_s or starts")
-    data = await _read(audio, "audio")
+    data = await read_upload(audio, "audio")
     return await run_in_threadpool(
         sample_clips, data, seconds, count if count is not None else (None if (hop_s or chosen) else 4),
         hop_s, chosen, seed, format, config.max_long_s,
@@ -279,25 +263,14 @@ async def sample_clips_route(
 
 
 # --------------------------------------------------------------------------- whole-song transform
-@dataclass
-class Song:
-    """A transformed song: shaped like a one-item ``SonogenOutput`` for the encoder."""
-
-    images: list[Any]
-    waveforms: list[np.ndarray]
-    sample_rate: int
-
-
 def song_fn(wave: np.ndarray, rate: int, options: dict[str, Any]) -> Any:
     """The worker callable for ``/v1/transform-song``."""
 
-    def run(pipe: Any) -> Song:
+    def run(pipe: Any) -> LongPiece:
         from sonogen.pipeline.longform import transform_long
-        from sonogen.spectrogram.converter import get_converter
 
         out, out_rate = transform_long(pipe, wave, rate, progress=False, **options)
-        image = get_converter(pipe.spectrogram_params).audio_to_image(out, out_rate)
-        return Song([image], [out], int(out_rate))
+        return LongPiece.of(pipe, out, out_rate)
 
     return run
 
@@ -321,48 +294,29 @@ async def transform_song(
     request: Request,
     engine: EngineDep,
     config: ConfigDep,
-    audio: Annotated[UploadFile, File(description="audio file: wav, flac, ogg, mp3")],
-    prompt: Annotated[str, Form(min_length=1, max_length=MAX_PROMPT_CHARS)],
-    to_prompt: Annotated[str | None, Form(max_length=MAX_PROMPT_CHARS, description="move to this prompt by the end")] = None,
-    strength: Annotated[float, Form(ge=0.0, le=1.0)] = 0.6,
-    seed: Annotated[int, Form(ge=0, le=MAX_SEED)] = 0,
-    to_seed: Annotated[int | None, Form(ge=0, le=MAX_SEED)] = None,
-    num_inference_steps: Annotated[int | None, Form(ge=1, le=MAX_STEPS)] = None,
-    guidance: Annotated[float | None, Form(ge=0.0, le=MAX_GUIDANCE)] = None,
-    negative_prompt: Annotated[str | None, Form(max_length=MAX_PROMPT_CHARS)] = None,
-    clip_s: Annotated[float, Form(gt=0.0, le=MAX_SONG_CLIP_S, description="clip length, s")] = 5.12,
-    overlap_s: Annotated[float, Form(ge=0.0, description="clips overlap by this much, s")] = 0.2,
-    crossfade_s: Annotated[float | None, Form(ge=0.0, description="crossfade in each overlap (default: all of it)")] = None,
-    format: AudioFormatForm = "mp3",
-    response: ResponseForm = "audio",
-    image_format: Annotated[str, Form(pattern="^(png|jpeg)$")] = "png",
+    audio: AudioUpload,
+    form: Annotated[TransformSongIn, Form()],
 ) -> Response:
-    if overlap_s >= clip_s / 2:
-        raise HTTPException(422, f"overlap_s: must be shorter than half a clip ({clip_s / 2:g} s)")
-    if crossfade_s is not None and crossfade_s > overlap_s:
+    if form.overlap_s >= form.clip_s / 2:
+        raise HTTPException(422, f"overlap_s: must be shorter than half a clip ({form.clip_s / 2:g} s)")
+    if form.crossfade_s is not None and form.crossfade_s > form.overlap_s:
         raise HTTPException(422, "crossfade_s: cannot be longer than overlap_s")
-    data = await _read(audio, "audio")
+    data = await read_upload(audio, "audio")
     wave, rate = await run_in_threadpool(_decode_song, data, config.max_long_s)
     options = {
-        "prompt": prompt,
-        "to_prompt": to_prompt or None,
-        "to_seed": to_seed,
-        "negative_prompt": negative_prompt or None,
-        "seed": seed,
-        "num_inference_steps": num_inference_steps,
-        "guidance_scale": guidance,
-        "strength": strength,
-        "clip_s": clip_s,
-        "overlap_s": overlap_s,
-        "crossfade_s": crossfade_s,
+        "prompt": form.prompt,
+        "to_prompt": form.to_prompt or None,
+        "to_seed": form.to_seed,
+        "negative_prompt": form.negative_prompt or None,
+        "seed": form.seed,
+        "num_inference_steps": form.num_inference_steps,
+        "guidance_scale": form.guidance,
+        "strength": form.strength,
+        "clip_s": form.clip_s,
+        "overlap_s": form.overlap_s,
+        "crossfade_s": form.crossfade_s,
     }
-    job = Job(fn=song_fn(wave, rate, options))
-    engine.submit(job)
-    output = await engine.result(job, request.is_disconnected)
-    clip = await run_in_threadpool(encode_first, output, format, image_format)
-    title = f"{prompt} → {to_prompt}" if to_prompt else prompt
-    body = ClipOut(
-        image=clip.image_uri, audio=clip.audio_uri, duration_s=clip.duration_s,
-        sample_rate=clip.sample_rate, seed=seed, prompt=title,
-    )
-    return _answer(clip, response, body, "sonogen-song")
+    output = await run_job(engine, Job(fn=song_fn(wave, rate, options)), request)
+    clip = await run_in_threadpool(encode_first, output, form.format, form.image_format)
+    title = f"{form.prompt} → {form.to_prompt}" if form.to_prompt else form.prompt
+    return clip_response(clip, form.response, seed=form.seed, prompt=title, name="sonogen-song")
