@@ -85,6 +85,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(REPO))
 
+from sonogen.pipeline import ldm  # noqa: E402
+
 #: Seconds of audio in one 512-column clip (10 ms hop).
 CLIP_SECONDS = 5.12
 #: Columns of the benchmark's spectrogram image.
@@ -131,28 +133,9 @@ SD15_VAE: dict[str, Any] = {
     "sample_size": 512,
     "scaling_factor": 0.18215,
 }
-#: CLIP ViT-L/14 text tower (123M parameters), the SD 1.x text encoder.
-CLIP_L14_TEXT: dict[str, Any] = {
-    "vocab_size": 49408,
-    "hidden_size": 768,
-    "intermediate_size": 3072,
-    "num_hidden_layers": 12,
-    "num_attention_heads": 12,
-    "max_position_embeddings": 77,
-    "hidden_act": "quick_gelu",
-    "layer_norm_eps": 1e-5,
-    "projection_dim": 768,
-}
-#: PNDM with PLMS steps only, as SD 1.5 / Riffusion checkpoints ship.
-SD15_SCHEDULER: dict[str, Any] = {
-    "beta_start": 0.00085,
-    "beta_end": 0.012,
-    "beta_schedule": "scaled_linear",
-    "num_train_timesteps": 1000,
-    "skip_prk_steps": True,
-    "steps_offset": 1,
-    "set_alpha_to_one": False,
-}
+#: CLIP ViT-L/14 text tower (123M parameters) and the SD 1.5 PNDM schedule: the ones
+#: sonogen loads original SD 1.x files with (sonogen/pipeline/ldm.py).
+CLIP_L14_TEXT, SD15_SCHEDULER = ldm.CLIP_L14_TEXT, ldm.SD1_SCHEDULER
 
 
 def build_components(tiny: bool, device: torch.device, seed: int = 0) -> dict[str, Any]:
@@ -178,12 +161,12 @@ def build_components(tiny: bool, device: torch.device, seed: int = 0) -> dict[st
     with torch.device(device):  # initialise on the device: seconds instead of a minute on CPU
         unet = UNet2DConditionModel(**SD15_UNET)
         vae = AutoencoderKL(**SD15_VAE)
-        text_config = CLIPTextConfig(
+        text_config = CLIPTextConfig(**{
             **CLIP_L14_TEXT,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-        )
+            "bos_token_id": tokenizer.bos_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+            "pad_token_id": tokenizer.pad_token_id,
+        })
         text_encoder = CLIPTextModel(text_config)
     for model in (unet, vae, text_encoder):
         model.eval().requires_grad_(False)
@@ -356,12 +339,14 @@ class SonogenPath:
         self.pool = cf.ThreadPoolExecutor(max_workers=4) if fast else None
 
     def generate(
-        self, prompts: Sequence[str], seeds: Sequence[int], image: Any, *, steps: int, strength: float, guidance: float
+        self, prompts: Sequence[str], seeds: Sequence[int], image: Any, *, steps: int, strength: float, guidance: float,
+        output_type: str = "audio",
     ) -> Any:
-        """The pipeline call of ``len(prompts)`` concurrent img2img requests (a ``SonogenOutput``)."""
+        """The pipeline call of ``len(prompts)`` concurrent img2img requests (a ``SonogenOutput``;
+        ``output_type="pil"``: images only, no phase reconstruction)."""
         return self.pipe(
             list(prompts), seed=list(seeds), init_image=image, strength=strength, num_inference_steps=steps,
-            guidance_scale=guidance, width=image.width, progress=False,
+            guidance_scale=guidance, width=image.width, progress=False, output_type=output_type,
         )
 
     def encode(self, waves: Sequence[np.ndarray]) -> list[bytes]:
@@ -700,11 +685,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     seed = int(rng.integers(0, 2**31 - 1))
     words = ["bass", "drums", "piano", "jazz", "techno", "ambient", "guitar", "bells", "choir", "synth"]
     prompt = " ".join(rng.choice(words, size=4))
-    got = fast.request([prompt], [seed], image, timer=PartTimer(device), **kw)
-    ref = plain.request([prompt], [seed], image, timer=PartTimer(device), **kw)
-    diff = np.abs(got.pixels.astype(np.float64) - ref.pixels.astype(np.float64)) / 255.0
+    got = fast.generate([prompt], [seed], image, output_type="pil", **kw).images  # pictures only: no phase
+    ref_images = plain.generate([prompt], [seed], image, output_type="pil", **kw).images
+    diff = np.abs(np.asarray(got[0], np.float64) - np.asarray(ref_images[0], np.float64)) / 255.0
     # the batched phase lever: the same (fp32) images in one call vs one call per image
-    ref_images = [fast.pipe._to_image(torch.from_numpy(p).permute(2, 0, 1).float() / 255.0) for p in ref.pixels]
     batched = fast.pipe._to_audio_batch(ref_images * 2, loop=False)[0]
     single = fast.pipe._to_audio(ref_images[0], loop=False)
     mel_err = mel_relative_error(batched, single)

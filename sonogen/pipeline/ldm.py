@@ -17,9 +17,7 @@ is loaded.
 from __future__ import annotations
 
 import gzip
-import json
 import re
-import tempfile
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -57,6 +55,17 @@ CLIP_L14_TEXT: dict[str, Any] = {
     "eos_token_id": 49407,
     "pad_token_id": 49407,
 }
+#: The SD 1.x noise schedule with PNDM's PLMS steps only, as SD 1.5 / Riffusion checkpoints ship
+#: (a file's LDM config may change the betas, the step count and the prediction type).
+SD1_SCHEDULER: dict[str, Any] = {
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "num_train_timesteps": 1000,
+    "skip_prk_steps": True,
+    "steps_offset": 1,
+    "set_alpha_to_one": False,
+}
 
 
 def is_ldm_state(keys: Any) -> bool:
@@ -81,28 +90,20 @@ def read_config(path: Path) -> tuple[dict[str, Any], Path]:
 
 def clip_tokenizer() -> Any:
     """CLIP's tokenizer (49408 entries, 77 tokens) from the packaged BPE merges; no download."""
-    from transformers import CLIPTokenizer
+    from sonogen.pipeline.bpe import build_clip_tokenizer
 
     vocab, merges = _clip_vocab()
-    with tempfile.TemporaryDirectory(prefix="sonogen-clip-") as tmp:
-        vocab_file = Path(tmp) / "vocab.json"
-        merges_file = Path(tmp) / "merges.txt"
-        vocab_file.write_text(json.dumps(vocab), encoding="utf-8")
-        merges_file.write_text("#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8")
-        return CLIPTokenizer(str(vocab_file), str(merges_file), model_max_length=77)
+    return build_clip_tokenizer(vocab, merges)
 
 
 @lru_cache(maxsize=1)
 def _clip_vocab() -> tuple[dict[str, int], list[str]]:
     """CLIP's vocabulary and merges, built from the BPE file as OpenAI's tokenizer builds them."""
+    from sonogen.pipeline.bpe import clip_vocab
+
     lines = gzip.decompress(CLIP_BPE.read_bytes()).decode("utf-8").split("\n")
     merges = lines[1 : 49152 - 256 - 2 + 1]
-    from sonogen.pipeline.bpe import byte_table
-
-    chars = list(byte_table().values())
-    tokens = chars + [c + "</w>" for c in chars] + ["".join(m.split()) for m in merges]
-    tokens += ["<|startoftext|>", "<|endoftext|>"]
-    vocab = {tok: i for i, tok in enumerate(tokens)}
+    vocab = clip_vocab(merges)
     if len(vocab) != CLIP_VOCAB_SIZE:
         raise SonogenError(f"{CLIP_BPE} gave {len(vocab)} vocabulary entries, expected {CLIP_VOCAB_SIZE}")
     return vocab, merges
@@ -174,16 +175,13 @@ def load_ldm_file(path: Path, state: dict[str, torch.Tensor], dtype: torch.dtype
             )
         parts[name] = model.to(dtype).eval()
     prediction = "v_prediction" if params.get("parameterization") == "v" else "epsilon"
-    parts["scheduler"] = PNDMScheduler(
-        beta_start=float(params.get("linear_start", 0.00085)),
-        beta_end=float(params.get("linear_end", 0.012)),
-        beta_schedule="scaled_linear",
-        num_train_timesteps=int(params.get("timesteps", 1000)),
-        skip_prk_steps=True,
-        steps_offset=1,
-        set_alpha_to_one=False,
-        prediction_type=prediction,
-    )
+    parts["scheduler"] = PNDMScheduler(**{
+        **SD1_SCHEDULER,
+        "beta_start": float(params.get("linear_start", SD1_SCHEDULER["beta_start"])),
+        "beta_end": float(params.get("linear_end", SD1_SCHEDULER["beta_end"])),
+        "num_train_timesteps": int(params.get("timesteps", SD1_SCHEDULER["num_train_timesteps"])),
+        "prediction_type": prediction,
+    })
     parts["tokenizer"] = clip_tokenizer()
     return SonogenPipeline(**parts)
 

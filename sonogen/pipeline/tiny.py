@@ -8,8 +8,6 @@ so a 512x512 image costs milliseconds per step on a CPU.
 
 from __future__ import annotations
 
-import json
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,37 +32,23 @@ def tiny_vocab() -> tuple[dict[str, int], list[str]]:
         ``(vocab, merges)``: every byte alone and as a word end (``</w>``), a handful
         of whole words, then the two special tokens; merges spell those words.
     """
-    from sonogen.pipeline.bpe import byte_table
+    from sonogen.pipeline.bpe import clip_vocab
 
-    chars = list(byte_table().values())
-    tokens = chars + [c + "</w>" for c in chars]
     merges: list[str] = []
-    for word in _TINY_WORDS:
+    for word in _TINY_WORDS:  # merged left to right: j a -> ja, ja z -> jaz, jaz z</w> -> jazz</w>
         parts = list(word[:-1]) + [word[-1] + "</w>"]
         while len(parts) > 1:
-            a, b = parts[0], parts[1]
-            merges.append(f"{a} {b}")
-            merged = a + b
-            if merged not in tokens:
-                tokens.append(merged)
-            parts = [merged] + parts[2:]
-    tokens += ["<|startoftext|>", "<|endoftext|>"]
-    vocab = {tok: i for i, tok in enumerate(dict.fromkeys(tokens))}
-    return vocab, list(dict.fromkeys(merges))
+            merges.append(f"{parts[0]} {parts[1]}")
+            parts = [parts[0] + parts[1]] + parts[2:]
+    merges = list(dict.fromkeys(merges))
+    return clip_vocab(merges), merges
 
 
 def build_tiny_tokenizer() -> Any:
-    """A CLIPTokenizer over :func:`tiny_vocab`, built from files in a temp folder (no download)."""
-    from transformers import CLIPTokenizer
+    """A CLIPTokenizer over :func:`tiny_vocab` (no download)."""
+    from sonogen.pipeline.bpe import build_clip_tokenizer
 
-    vocab, merges = tiny_vocab()
-    with tempfile.TemporaryDirectory(prefix="sonogen-tok-") as tmp:
-        vocab_file = Path(tmp) / "vocab.json"
-        merges_file = Path(tmp) / "merges.txt"
-        vocab_file.write_text(json.dumps(vocab), encoding="utf-8")
-        merges_file.write_text("#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8")
-        tokenizer = CLIPTokenizer(str(vocab_file), str(merges_file), model_max_length=77)
-    return tokenizer
+    return build_clip_tokenizer(*tiny_vocab())
 
 
 def build_tiny_components(seed: int = 0) -> dict[str, Any]:
@@ -78,6 +62,8 @@ def build_tiny_components(seed: int = 0) -> dict[str, Any]:
     """
     from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
+
+    from sonogen.pipeline.ldm import SD1_SCHEDULER
 
     tokenizer = build_tiny_tokenizer()
     torch.manual_seed(seed)
@@ -120,15 +106,7 @@ def build_tiny_components(seed: int = 0) -> dict[str, Any]:
         projection_dim=TINY_HIDDEN,
     )
     text_encoder = CLIPTextModel(text_config)
-    scheduler = PNDMScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        num_train_timesteps=1000,
-        skip_prk_steps=True,
-        steps_offset=1,
-        set_alpha_to_one=False,
-    )
+    scheduler = PNDMScheduler(**SD1_SCHEDULER)
     models: tuple[Any, ...] = (unet, vae, text_encoder)
     for model in models:
         model.eval()

@@ -14,17 +14,13 @@ merge, then ``<|startoftext|>`` and ``<|endoftext|>`` (also used for padding).
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
-from sonogen.pipeline.bpe import byte_table
+from sonogen.pipeline.bpe import EOS, build_clip_tokenizer, byte_table, clip_vocab
 
 #: CLIP's pre-tokenisation pattern: special tokens, contractions, letter runs, single digits, symbol runs.
 CLIP_PATTERN = r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
-BOS = "<|startoftext|>"
-EOS = "<|endoftext|>"
 
 
 def _byte_symbols() -> list[str]:
@@ -64,22 +60,6 @@ def learn_merges(captions: Iterable[str], vocab_size: int) -> list[tuple[str, st
     return [(str(a), str(b)) for a, b in pairs][:budget]
 
 
-def write_clip_vocab(merges: list[tuple[str, str]], folder: str | Path) -> tuple[Path, Path]:
-    """Write ``vocab.json`` and ``merges.txt`` for ``merges`` into ``folder``."""
-    symbols = _byte_symbols()
-    tokens = symbols + [s + "</w>" for s in symbols]
-    for a, b in merges:
-        tokens.append(a + b)
-    tokens += [BOS, EOS]
-    vocab = {tok: i for i, tok in enumerate(dict.fromkeys(tokens))}
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    vocab_file, merges_file = out / "vocab.json", out / "merges.txt"
-    vocab_file.write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-    merges_file.write_text("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges), encoding="utf-8")
-    return vocab_file, merges_file
-
-
 def train_clip_tokenizer(captions: Iterable[str], vocab_size: int = 4096, max_length: int = 77) -> Any:
     """A ``transformers.CLIPTokenizer`` whose merges were learnt on ``captions``.
 
@@ -88,11 +68,6 @@ def train_clip_tokenizer(captions: Iterable[str], vocab_size: int = 4096, max_le
         vocab_size: upper bound on the vocabulary (at least 514 = bytes + specials).
         max_length: ``model_max_length`` (token positions the text encoder has).
     """
-    from transformers import CLIPTokenizer
-
-    merges = learn_merges(captions, vocab_size)
-    with tempfile.TemporaryDirectory(prefix="sonogen-tok-") as tmp:
-        vocab_file, merges_file = write_clip_vocab(merges, tmp)
-        tokenizer = CLIPTokenizer(str(vocab_file), str(merges_file), model_max_length=max_length,
-                                  pad_token=EOS)
-    return tokenizer
+    lines = [f"{a} {b}" for a, b in learn_merges(captions, vocab_size)]
+    vocab = clip_vocab(lines, _byte_symbols())  # byte order, unlike CLIP's: trained models rely on it
+    return build_clip_tokenizer(vocab, lines, max_length, pad_token=EOS)
