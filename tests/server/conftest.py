@@ -1,4 +1,5 @@
-"""Fixtures for the server tests: the tiny pipeline, apps with the engine overridden, a live server."""
+"""Fixtures for the server tests: the tiny pipeline, apps with the engine overridden, a live
+server, and a headless browser with the pages of the web app."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -134,3 +136,57 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+
+
+# --------------------------------------------------------------------------- the browser tests
+#: Debian's Chromium (scripts/install-browser.sh), driven by Playwright.
+CHROMIUM = Path("/usr/bin/chromium")
+#: Where the browser tests leave their screenshots.
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+#: JavaScript that is true once the jam page (index.html) or the Studio is ready.
+JAM_READY = "window.sonogenJam && window.sonogenJam.ready"
+STUDIO_READY = "window.sonogenStudio && window.sonogenStudio.ready"
+
+
+@pytest.fixture(scope="module")
+def server(tiny_pipe: Any) -> Iterator[LiveServer]:
+    """The app over the tiny pipeline, served by uvicorn for a browser (one per module)."""
+    app, engine = make_app(tiny_pipe, queue_size=16, max_batch=4)
+    with LiveServer(app) as live:
+        yield live
+    engine.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium (one per module); the screenshot folder exists."""
+    assert CHROMIUM.exists(), "Chromium is missing: run scripts/install-browser.sh (apt-get install chromium)"
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+def open_page(browser: Any, url: str, ready: str, **options: Any) -> Any:
+    """A new tab (``options``: Playwright's ``new_page`` ones) at ``url``, once the JavaScript
+    ``ready`` is true; uncaught page errors collect in ``tab.errors``."""
+    tab = browser.new_page(**options)
+    tab.errors = []
+    tab.on("pageerror", lambda exc: tab.errors.append(str(exc)))
+    tab.goto(url)
+    tab.wait_for_function(ready)
+    return tab

@@ -12,42 +12,9 @@ from typing import Any
 
 import pytest
 
-from tests.server.conftest import LiveServer, make_app
+from tests.server.conftest import JAM_READY, SHOTS, STUDIO_READY, LiveServer, open_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
-
-
-@pytest.fixture(scope="module")
-def server(tiny_pipe: Any) -> Any:
-    app, engine = make_app(tiny_pipe, queue_size=16, max_batch=4)
-    with LiveServer(app) as live:
-        yield live
-    engine.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Any:
-    assert CHROMIUM.exists(), "Chromium is missing: run scripts/install-browser.sh (apt-get install chromium)"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 def assert_back_to_back(clips: list[dict[str, Any]], crossfade: float) -> None:
@@ -57,12 +24,8 @@ def assert_back_to_back(clips: list[dict[str, Any]], crossfade: float) -> None:
 
 
 def test_jam_plays_a_gapless_stream_and_follows_a_new_prompt(server: LiveServer, browser: Any) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page = browser.new_page(viewport={"width": 1280, "height": 860})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{server.url}/?prompt=jazz%20piano&seed=7&steps=2&preroll=3")
-    page.wait_for_function("window.sonogenJam && window.sonogenJam.ready")
+    url = f"{server.url}/?prompt=jazz%20piano&seed=7&steps=2&preroll=3"
+    page = open_page(browser, url, JAM_READY, viewport={"width": 1280, "height": 860})
     assert page.input_value("#prompt") == "jazz piano" and page.input_value("#seed") == "7"
     assert page.locator("#seed-image option").count() >= 5
     page.click("#play")
@@ -111,12 +74,10 @@ def test_jam_plays_a_gapless_stream_and_follows_a_new_prompt(server: LiveServer,
     wav = Path(download.value.path()).read_bytes()
     assert wav[:4] == b"RIFF" and wav[8:12] == b"WAVE" and len(wav) > 44 + 4 * 44100  # > ~0.5 s stereo
     page.evaluate("window.sonogenJam.stop()")
-    assert errors == []
+    assert page.errors == []
 
     # the share link restores prompt and seed; the page fits a phone
-    phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
-    phone.goto(share)
-    phone.wait_for_function("window.sonogenJam && window.sonogenJam.ready")
+    phone = open_page(browser, share, JAM_READY, viewport={"width": 390, "height": 844}, device_scale_factor=2)
     assert phone.input_value("#prompt") in ("jazz piano", "techno beat")
     assert phone.input_value("#seed") != ""
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
@@ -126,12 +87,7 @@ def test_jam_plays_a_gapless_stream_and_follows_a_new_prompt(server: LiveServer,
 
 
 def test_studio_generates_a_clip(server: LiveServer, browser: Any) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page = browser.new_page(viewport={"width": 1100, "height": 900})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{server.url}/studio.html")
-    page.wait_for_function("window.sonogenStudio && window.sonogenStudio.ready")
+    page = open_page(browser, f"{server.url}/studio.html", STUDIO_READY, viewport={"width": 1100, "height": 900})
     form = page.locator("#form-text")
     form.locator("input[name=prompt]").fill("funky drums")
     form.locator("input[name=num_inference_steps]").fill("2")
@@ -152,5 +108,5 @@ def test_studio_generates_a_clip(server: LiveServer, browser: Any) -> None:
     page.screenshot(path=str(SHOTS / "studio.png"), full_page=True)
     page.click("[data-tab=interp]")
     page.screenshot(path=str(SHOTS / "studio-interpolate.png"))
-    assert errors == []
+    assert page.errors == []
     page.close()

@@ -38,6 +38,15 @@ def canned(tiny_pipe: Any) -> Any:
     return tiny_pipe("jazz", num_inference_steps=1, width=48, progress=False)
 
 
+def gated_app(app_factory: Any, tiny_pipe: Any, canned: Any, **config: Any) -> tuple[GatedPipeline, Any, Any]:
+    """``(gated, app, engine)``: an app over a :class:`GatedPipeline` answering ``canned``,
+    its gate closed (the first request holds the worker until the test opens it)."""
+    gated = GatedPipeline(tiny_pipe, canned)
+    app, engine = app_factory(gated, run_batch=GatedPipeline.run_batch, **config)
+    gated.gate.clear()
+    return gated, app, engine
+
+
 def post_in_thread(url: str, body: dict[str, Any], answers: list[httpx.Response]) -> threading.Thread:
     def run() -> None:
         answers.append(httpx.post(f"{url}/run_inference/", json=body, timeout=60))
@@ -48,10 +57,8 @@ def post_in_thread(url: str, body: dict[str, Any], answers: list[httpx.Response]
 
 
 def test_queue_bound_answers_503_with_retry_after(tiny_pipe: Any, canned: Any, app_factory: Any) -> None:
-    gated = GatedPipeline(tiny_pipe, canned)
-    app, engine = app_factory(gated, run_batch=GatedPipeline.run_batch, queue_size=1, max_batch=1)
+    gated, app, engine = gated_app(app_factory, tiny_pipe, canned, queue_size=1, max_batch=1)
     with LiveServer(app) as server:
-        gated.gate.clear()
         answers: list[httpx.Response] = []
         first = post_in_thread(server.url, request_body("first"), answers)
         assert gated.entered.wait(20)  # the worker is busy with "first"
@@ -70,10 +77,8 @@ def test_queue_bound_answers_503_with_retry_after(tiny_pipe: Any, canned: Any, a
 
 
 def test_disconnected_client_has_its_waiting_work_dropped(tiny_pipe: Any, canned: Any, app_factory: Any) -> None:
-    gated = GatedPipeline(tiny_pipe, canned)
-    app, engine = app_factory(gated, run_batch=GatedPipeline.run_batch, queue_size=4, max_batch=1)
+    gated, app, engine = gated_app(app_factory, tiny_pipe, canned, queue_size=4, max_batch=1)
     with LiveServer(app) as server:
-        gated.gate.clear()
         answers: list[httpx.Response] = []
         first = post_in_thread(server.url, request_body("busy"), answers)
         assert gated.entered.wait(20)
@@ -96,10 +101,8 @@ def test_disconnected_client_has_its_waiting_work_dropped(tiny_pipe: Any, canned
 
 
 def test_requests_that_arrive_together_are_batched(tiny_pipe: Any, canned: Any, app_factory: Any) -> None:
-    gated = GatedPipeline(tiny_pipe, canned)
-    app, engine = app_factory(gated, run_batch=GatedPipeline.run_batch, queue_size=8, max_batch=4)
+    gated, app, engine = gated_app(app_factory, tiny_pipe, canned, queue_size=8, max_batch=4)
     with LiveServer(app) as server:
-        gated.gate.clear()
         answers: list[httpx.Response] = []
         threads = [post_in_thread(server.url, request_body("lead"), answers)]
         assert gated.entered.wait(20)

@@ -15,36 +15,17 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from tests.server.conftest import LiveServer, make_app
-from tests.server.test_browser import ARGS, CHROMIUM, SHOTS
+from tests.server.conftest import SHOTS, STUDIO_READY, LiveServer, open_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def server(tiny_pipe: Any) -> Any:
-    app, engine = make_app(tiny_pipe, queue_size=16, max_batch=4)
-    with LiveServer(app) as live:
-        yield live
-    engine.stop()
-
-
-@pytest.fixture(scope="module")
-def page(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    assert CHROMIUM.exists(), "Chromium is missing: run scripts/install-browser.sh (apt-get install chromium)"
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        tab = chromium.new_page(viewport={"width": 1100, "height": 900})
-        tab.errors = []
-        tab.on("pageerror", lambda exc: tab.errors.append(str(exc)))
-        tab.goto(f"{server.url}/studio.html")
-        tab.wait_for_function("window.sonogenStudio && window.sonogenStudio.ready")
-        yield tab
-        assert tab.errors == []
-        chromium.close()
+def page(server: LiveServer, browser: Any) -> Any:
+    tab = open_page(browser, f"{server.url}/studio.html", STUDIO_READY, viewport={"width": 1100, "height": 900})
+    yield tab
+    assert tab.errors == []
+    tab.close()
 
 
 @pytest.fixture(scope="module")
