@@ -5,7 +5,8 @@
 * dataset: spectrogram images (5.12 s windows, 512x512 v1 format) built per second with
   one worker, process start-up included;
 * training: optimiser steps per second of the UNet stage on the CPU for (a) the test-size
-  from-scratch model on 64x64 crops of 64-band images, batch 4; (b) a full fine-tune of
+  from-scratch model (sonogen/train/configs/micro.json) on 64x64 crops of 64-band images,
+  batch 4; (b) a full fine-tune of
   the pipeline's tiny SD-1.x checkpoint on 512x512 images, batch 1.
 
 Usage: ``python benchmarks/data_train.py [--clips 16] [--steps 20]``
@@ -20,15 +21,6 @@ import time
 from pathlib import Path
 
 import torch
-
-TEST_MODEL = {
-    "vae": {"block_out_channels": [4, 8, 8, 8], "layers_per_block": 1, "latent_channels": 4, "norm_num_groups": 4},
-    "unet": {"block_out_channels": [16, 32], "layers_per_block": 1, "attention_head_dim": 4, "norm_num_groups": 8},
-    "text_encoder": {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 4, "intermediate_size": 64,
-                     "max_length": 32},
-    "tokenizer": {"vocab_size": 700},
-    "vae_training": {"steps": 2, "learning_rate": 2e-3},
-}
 
 
 def unet_steps_per_second(out: Path) -> float:
@@ -47,7 +39,7 @@ def main() -> None:
 
     from sonogen.data.dataset import BuildSettings, build_dataset
     from sonogen.data.synth import write_corpus
-    from sonogen.train.config import TrainConfig
+    from sonogen.train.config import CONFIGS, TrainConfig
     from sonogen.train.trainer import train
 
     with tempfile.TemporaryDirectory(prefix="sonogen-bench-") as tmp:
@@ -64,10 +56,9 @@ def main() -> None:
 
         build_dataset(root / "corpus", root / "ds64", BuildSettings(params={"num_frequencies": 64}),
                       workers=1, progress=False)
-        (root / "model.json").write_text(json.dumps(TEST_MODEL))
         torch.set_num_threads(2)
         out = root / "scratch"
-        train(TrainConfig(dataset=str(root / "ds64"), output=str(out), model_config=str(root / "model.json"),
+        train(TrainConfig(dataset=str(root / "ds64"), output=str(out), model_config=str(CONFIGS / "micro.json"),
                           max_steps=args.steps, batch_size=4, learning_rate=1e-3, resolution=64,
                           checkpoint_every=0, validation_steps=2, progress=False))
         print(f"training (test-size model from scratch, 64x64, batch 4): {unet_steps_per_second(out):.2f} steps/s")

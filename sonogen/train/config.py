@@ -57,6 +57,10 @@ from typing import Any
 from sonogen.argtypes import positive_float, positive_int
 from sonogen.errors import SonogenError
 
+#: Packaged ``model.json`` files: ``tiny.json`` (a small real model) and ``micro.json``
+#: (the test-size model tests and benchmarks train).
+CONFIGS = Path(__file__).with_name("configs")
+
 DEFAULT_MODEL: dict[str, dict[str, Any]] = {
     "vae": {"block_out_channels": [32, 64, 128, 128], "layers_per_block": 1, "latent_channels": 4,
             "norm_num_groups": 16},

@@ -11,14 +11,6 @@ import torch
 
 from sonogen.cli import main
 
-TINY_MODEL = {
-    "vae": {"block_out_channels": [4, 8, 8, 8], "layers_per_block": 1, "latent_channels": 4, "norm_num_groups": 4},
-    "unet": {"block_out_channels": [16, 32], "layers_per_block": 1, "attention_head_dim": 4, "norm_num_groups": 8},
-    "text_encoder": {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 4, "intermediate_size": 64,
-                     "max_length": 32},
-    "tokenizer": {"vocab_size": 700},
-    "vae_training": {"steps": 4, "learning_rate": 2e-3},
-}
 COMMON = ["--resolution", "64", "--batch-size", "4", "--validation-steps", "2", "--no-progress", "--seed", "0"]
 
 
@@ -66,8 +58,9 @@ def generate(checkpoint: Path, lora: Path | None = None) -> tuple[np.ndarray, np
 @pytest.mark.soundfont
 @pytest.mark.slow
 def test_from_scratch(dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config = tmp_path / "model.json"
-    config.write_text(json.dumps(TINY_MODEL))
+    from sonogen.train.config import CONFIGS
+
+    config = CONFIGS / "micro.json"  # the test-size model, 4 VAE steps
     out = tmp_path / "scratch"
     assert main(["train", "--dataset", str(dataset), "--output", str(out), "--config", str(config),
                  "--max-steps", "10", "--learning-rate", "3e-3", "--checkpoint-every", "0", *COMMON]) == 0
