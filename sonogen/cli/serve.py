@@ -141,8 +141,10 @@ def _serve_ray(args: argparse.Namespace) -> int:
     if args.replica_cpus is not None and args.replica_cpus <= 0:
         raise SonogenError("--replica-cpus must be positive")
     from sonogen.cluster.serve import APP_NAME, RaySettings, build_application
+    from sonogen.pipeline.loading import looks_like_path
 
-    if args.checkpoint and args.address is None and _looks_local(args.checkpoint) and not Path(args.checkpoint).exists():
+    local = args.checkpoint and args.address is None and looks_like_path(args.checkpoint)
+    if local and not Path(args.checkpoint).expanduser().exists():
         raise SonogenError(f"checkpoint not found: {args.checkpoint}")  # before any replica tries to load it
     ray = connect(args.address)
     from ray import serve
@@ -174,11 +176,6 @@ def _serve_ray(args: argparse.Namespace) -> int:
         finally:
             ray.shutdown()
     return 0
-
-
-def _looks_local(checkpoint: str) -> bool:
-    """A path rather than a Hub id (``owner/name``)."""
-    return checkpoint.startswith((".", "/", "~")) or checkpoint.endswith((".safetensors", ".ckpt")) or "\\" in checkpoint
 
 
 def _load_for_serving(args: argparse.Namespace) -> Any:

@@ -10,14 +10,22 @@ only when it is not there (and ``HF_HUB_OFFLINE`` is unset and the Hub answers w
 seconds) is it downloaded, after printing its size, with a progress bar. A cached copy
 that cannot be loaded is an error naming the file and the problem; it is never
 re-downloaded or treated as missing.
+
+This is the one checkpoint loader: ``sonogen train`` reads its base model through
+:func:`load_checkpoint` too (float32, on the CPU). A diffusers folder's parts are loaded
+directly, each with its own class's ``from_pretrained`` (:func:`load_components`), not
+through ``DiffusionPipeline.from_pretrained``, whose machinery (pipeline class lookup,
+every scheduler and guider module, progress bars) costs a cold start time for nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +44,17 @@ logger = logging.getLogger(__name__)
 DEFAULT_CHECKPOINT = "riffusion/riffusion-model-v1"
 #: The component folders of a diffusers checkpoint that sonogen loads.
 PARTS = ("vae", "text_encoder", "tokenizer", "unet", "scheduler")
+#: ``(library, class)`` of each part when ``model_index.json`` does not name one (SD 1.x);
+#: the scheduler's comes from its ``scheduler_config.json`` first.
+DEFAULT_CLASSES = {
+    "vae": ("diffusers", "AutoencoderKL"),
+    "text_encoder": ("transformers", "CLIPTextModel"),
+    "tokenizer": ("transformers", "CLIPTokenizer"),
+    "unet": ("diffusers", "UNet2DConditionModel"),
+    "scheduler": ("diffusers", "PNDMScheduler"),
+}
+#: Libraries a ``model_index.json`` may name a part's class from.
+LIBRARIES = ("diffusers", "transformers")
 #: Scheduler names accepted by :func:`load_pipeline` (None/"default": the checkpoint's own).
 SCHEDULERS = ("default", "pndm", "dpm", "ddim")
 SINGLE_FILE_SUFFIXES = (".safetensors",)
@@ -118,37 +137,7 @@ def load_pipeline(
 
         if not any(shutil.which(cc) for cc in ("cc", "gcc", "g++", "clang")):
             raise SonogenError("--compile on the CPU needs a C++ compiler (install gcc), or leave --compile out")
-    if not checkpoint:
-        from sonogen.models import default_checkpoint_path
-
-        embedded = default_checkpoint_path()
-        if embedded is None:
-            raise SonogenError(
-                "no --checkpoint given and this install of sonogen packages no default model; pass "
-                f"--checkpoint a diffusers folder, a .safetensors file or a Hub id (e.g. {DEFAULT_CHECKPOINT}, "
-                f"about 4 GB: fetch it once with `hf download {DEFAULT_CHECKPOINT}`)"
-            )
-        checkpoint = str(embedded)
-    name = checkpoint
-    path = Path(name).expanduser()
-    if path.is_dir():
-        pipe = _load_folder(path, torch_dtype)
-    elif path.is_file():
-        if path.suffix.lower() in (".ckpt", ".pt", ".pth", ".bin"):
-            raise SonogenError(
-                f"{name} is a pickled checkpoint, which can run code when loaded; sonogen reads only "
-                ".safetensors single files (the same model is usually published as .safetensors)"
-            )
-        if path.suffix.lower() not in SINGLE_FILE_SUFFIXES:
-            raise SonogenError(f"a single-file checkpoint must be a .safetensors file: {name}")
-        from sonogen.pipeline.single_file import load_single_file
-
-        pipe = load_single_file(path, torch_dtype)
-    elif _looks_like_path(name):
-        raise SonogenError(f"checkpoint not found: {name} (give a diffusers folder, a .safetensors file or a Hub id)")
-    else:
-        pipe = _load_hub(name, torch_dtype)
-    pipe = pipe.to(target)
+    pipe = load_checkpoint(checkpoint, torch_dtype).to(target)
     if scheduler:
         set_scheduler(pipe, scheduler)
     if lora:
@@ -160,8 +149,62 @@ def load_pipeline(
     return pipe.enable_speedups(channels_last=channels_last, cache=cache, compile=compile)
 
 
-def _looks_like_path(name: str) -> bool:
-    """True for names that can only be file paths (a Hub id is ``owner/name``)."""
+def load_checkpoint(
+    checkpoint: str | None,
+    dtype: torch.dtype = torch.float32,
+    *,
+    check_format: Callable[[SpectrogramParams], None] | None = None,
+) -> SonogenPipeline:
+    """The model in ``checkpoint``, on the CPU in ``dtype``: what generation and training load.
+
+    Args:
+        checkpoint: as :func:`load_pipeline` takes it (None: the packaged default model).
+        dtype: the networks' dtype.
+        check_format: called with the checkpoint's spectrogram format as soon as it is
+            known (for a folder: before any weight is read); it raises to refuse it.
+
+    Raises:
+        SonogenError: unknown path or id, no local copy while offline, a damaged checkpoint.
+    """
+    name = checkpoint or str(default_checkpoint())
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return _load_folder(path, dtype, check_format)
+    if path.is_file():
+        if path.suffix.lower() in (".ckpt", ".pt", ".pth", ".bin"):
+            raise SonogenError(
+                f"{name} is a pickled checkpoint, which can run code when loaded; sonogen reads only "
+                ".safetensors single files (the same model is usually published as .safetensors)"
+            )
+        if path.suffix.lower() not in SINGLE_FILE_SUFFIXES:
+            raise SonogenError(f"a single-file checkpoint must be a .safetensors file: {name}")
+        from sonogen.pipeline.single_file import load_single_file
+
+        pipe = load_single_file(path, dtype)
+        if check_format:
+            check_format(pipe.spectrogram_params)
+        return pipe
+    if looks_like_path(name):
+        raise SonogenError(f"checkpoint not found: {name} (give a diffusers folder, a .safetensors file or a Hub id)")
+    return _load_hub(name, dtype, check_format)
+
+
+def default_checkpoint() -> Path:
+    """The default model packaged with sonogen; an install without one is an error naming what to pass."""
+    from sonogen.models import default_checkpoint_path
+
+    embedded = default_checkpoint_path()
+    if embedded is None:
+        raise SonogenError(
+            "no --checkpoint given and this install of sonogen packages no default model; pass "
+            f"--checkpoint a diffusers folder, a .safetensors file or a Hub id (e.g. {DEFAULT_CHECKPOINT}, "
+            f"about 4 GB: fetch it once with `hf download {DEFAULT_CHECKPOINT}`)"
+        )
+    return embedded
+
+
+def looks_like_path(name: str) -> bool:
+    """True for names that can only be file paths (a Hub id is ``owner/name`` or ``name``)."""
     return (
         name.startswith((".", "/", "~"))
         or name.count("/") > 1
@@ -175,13 +218,32 @@ def read_spectrogram_params(folder: Path) -> SpectrogramParams:
     from sonogen.pipeline.pipeline import SPECTROGRAM_CONFIG
 
     file = folder / SPECTROGRAM_CONFIG
-    if not file.is_file():
-        return SpectrogramParams()
+    return read_spectrogram_file(file) if file.is_file() else SpectrogramParams()
+
+
+def read_spectrogram_file(file: Path) -> SpectrogramParams:
+    """A spectrogram format stored as JSON (``spectrogram.json``, a single file's sidecar).
+
+    Fields that :class:`SpectrogramParams` does not know are ignored (a newer writer).
+
+    Raises:
+        SonogenError: the file is unreadable, not a JSON object, or holds impossible values.
+    """
     try:
-        fields = json.loads(file.read_text())
+        fields = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SonogenError(f"unreadable {file}: {exc}") from None
+    return spectrogram_params_from(fields, str(file))
+
+
+def spectrogram_params_from(fields: Any, source: str) -> SpectrogramParams:
+    """:class:`SpectrogramParams` from a JSON object's fields (unknown ones ignored); ``source`` names it in errors."""
+    if not isinstance(fields, dict):
+        raise SonogenError(f"unreadable {source}: expected a JSON object, got {type(fields).__name__}")
+    try:
         return SpectrogramParams(**{k: v for k, v in fields.items() if k in SpectrogramParams.__dataclass_fields__})
     except (ValueError, TypeError) as exc:
-        raise SonogenError(f"unreadable {file}: {exc}") from None
+        raise SonogenError(f"unreadable {source}: {exc}") from None
 
 
 def read_sampling_defaults(folder: Path) -> dict[str, float]:
@@ -216,15 +278,133 @@ def read_sampling_defaults(folder: Path) -> dict[str, float]:
     return out
 
 
-def _load_folder(folder: Path, dtype: torch.dtype) -> SonogenPipeline:
-    check_folder(folder)
+def _load_folder(
+    folder: Path,
+    dtype: torch.dtype,
+    check_format: Callable[[SpectrogramParams], None] | None = None,
+    *,
+    repo_id: str | None = None,
+) -> SonogenPipeline:
+    """A diffusers folder: checked, its format read (and checked), then its parts loaded.
+
+    ``repo_id``: the folder is the Hub cache's copy of it, so a damaged file says so.
+    """
+    from sonogen.pipeline.pipeline import SonogenPipeline
+
+    with _damage_named(folder, repo_id):
+        check_folder(folder)
+        params = read_spectrogram_params(folder)
+        sampling = read_sampling_defaults(folder)
+    if check_format:
+        check_format(params)
+    with _damage_named(folder, repo_id):
+        parts = load_components(folder, dtype)
+    pipe = SonogenPipeline(**parts)
+    pipe.spectrogram_params = params
+    pipe.sampling_defaults = sampling
+    return _checked(pipe, str(folder))
+
+
+@contextlib.contextmanager
+def _damage_named(folder: Path, repo_id: str | None) -> Iterator[None]:
+    """Problems found in a Hub cache copy say it is damaged and how to repair it."""
     try:
-        pipe = _from_pretrained(str(folder), dtype, local_files_only=True)
+        yield
+    except SonogenError as exc:
+        if repo_id is None:
+            raise
+        raise SonogenError(
+            f"the cached copy of {repo_id!r} is damaged: {exc} (delete {folder} and download it again)"
+        ) from None
+
+
+def load_components(folder: Path, dtype: torch.dtype) -> dict[str, Any]:
+    """The five parts of a diffusers folder (:data:`PARTS`), each through its own class's ``from_pretrained``.
+
+    Classes come from ``model_index.json`` (``[library, class]``, library diffusers or
+    transformers), else :data:`DEFAULT_CLASSES`; the networks load in ``dtype`` on the CPU,
+    in eval mode, without progress bars. Call :func:`check_folder` first for clear
+    messages about missing or damaged files.
+
+    Raises:
+        SonogenError: any failure, naming the folder and the problem in one line.
+    """
+    index = _read_json(folder / "model_index.json")
+    parts: dict[str, Any] = {}
+    try:
+        with _quiet_loading():
+            for part in PARTS:
+                library, name = _component_class(folder, index, part)
+                parts[part] = _load_part(_import_class(library, name), library, folder, part, dtype)
+    except SonogenError:
+        raise
     except Exception as exc:  # any failure here is a bad checkpoint: say which and why
         raise SonogenError(f"cannot load checkpoint folder {folder}: {_first_line(exc)}") from None
-    pipe.spectrogram_params = read_spectrogram_params(folder)
-    pipe.sampling_defaults = read_sampling_defaults(folder)
-    return _checked(pipe, str(folder))
+    return parts
+
+
+def _component_class(folder: Path, index: Any, part: str) -> tuple[str, str]:
+    """``(library, class name)`` of a part: ``model_index.json``'s, else the scheduler config's or the default."""
+    entry = index.get(part) if isinstance(index, dict) else None
+    if isinstance(entry, (list, tuple)) and len(entry) == 2 and all(isinstance(x, str) for x in entry):
+        library, name = entry
+        if library not in LIBRARIES:
+            raise SonogenError(
+                f"{folder / 'model_index.json'}: {part} is a {library}.{name}; sonogen loads parts from "
+                f"{' or '.join(LIBRARIES)} only"
+            )
+        return library, name
+    if part == "scheduler":
+        config = _read_json(folder / "scheduler" / "scheduler_config.json")
+        if isinstance(config, dict) and isinstance(config.get("_class_name"), str):
+            return "diffusers", config["_class_name"]
+    return DEFAULT_CLASSES[part]
+
+
+def _import_class(library: str, name: str) -> Any:
+    import importlib
+
+    cls = getattr(importlib.import_module(library), name, None)
+    if cls is None or not hasattr(cls, "from_pretrained"):
+        raise SonogenError(f"{library} has no loadable class {name!r} (a newer {library} may be needed)")
+    return cls
+
+
+def _load_part(cls: Any, library: str, folder: Path, part: str, dtype: torch.dtype) -> Any:
+    if part == "tokenizer":
+        return cls.from_pretrained(str(folder / part))
+    if part == "scheduler":
+        return cls.from_pretrained(str(folder), subfolder=part)
+    if library == "transformers":
+        import transformers
+        from packaging.version import Version
+
+        # transformers 4.56 renamed torch_dtype to dtype (the old name warns)
+        key = "dtype" if Version(transformers.__version__).release >= (4, 56) else "torch_dtype"
+        model = cls.from_pretrained(str(folder / part), **{key: dtype})
+    else:
+        model = cls.from_pretrained(str(folder), subfolder=part, torch_dtype=dtype)
+    return model.eval()
+
+
+@contextlib.contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """No progress bars from diffusers/transformers (restored after) and no FutureWarnings while loading."""
+    import warnings
+
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    switched = [m for m in (diffusers_logging, transformers_logging) if m.is_progress_bar_enabled()]
+    for module in switched:
+        module.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            yield
+    finally:
+        for module in switched:
+            module.enable_progress_bar()
 
 
 def check_folder(folder: Path) -> None:
@@ -281,7 +461,9 @@ def _check_safetensors(file: Path) -> None:
         raise SonogenError(f"{file} is not a valid .safetensors file ({_first_line(exc, bare=True)})") from None
 
 
-def _load_hub(repo_id: str, dtype: torch.dtype) -> SonogenPipeline:
+def _load_hub(
+    repo_id: str, dtype: torch.dtype, check_format: Callable[[SpectrogramParams], None] | None = None
+) -> SonogenPipeline:
     """A Hub id: its local cache copy, else (when allowed and reachable) a download first."""
     folder = cached_snapshot(repo_id)
     if folder is None:
@@ -294,12 +476,7 @@ def _load_hub(repo_id: str, dtype: torch.dtype) -> SonogenPipeline:
         if not hub_reachable():
             raise SonogenError(f"checkpoint {repo_id!r} is not in the local cache and the Hub cannot be reached; {how}")
         folder = download_checkpoint(repo_id)
-    try:
-        return _load_folder(folder, dtype)
-    except SonogenError as exc:
-        raise SonogenError(
-            f"the cached copy of {repo_id!r} is damaged: {exc} (delete {folder} and download it again)"
-        ) from None
+    return _load_folder(folder, dtype, check_format, repo_id=repo_id)
 
 
 def cached_snapshot(repo_id: str) -> Path | None:
@@ -349,17 +526,6 @@ def _matches(name: str, patterns: list[str]) -> bool:
     from fnmatch import fnmatch
 
     return any(fnmatch(name, p) for p in patterns)
-
-
-def _from_pretrained(name: str, dtype: torch.dtype, *, local_files_only: bool) -> SonogenPipeline:
-    """``SonogenPipeline.from_pretrained`` quietly (diffusers renamed ``torch_dtype`` to ``dtype``)."""
-    import warnings
-
-    from sonogen.pipeline.pipeline import SonogenPipeline
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        return SonogenPipeline.from_pretrained(name, torch_dtype=dtype, local_files_only=local_files_only)
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:

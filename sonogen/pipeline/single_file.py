@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from sonogen.errors import SonogenError
-from sonogen.spectrogram.params import SpectrogramParams
 
 if TYPE_CHECKING:
     from sonogen.pipeline.pipeline import SonogenPipeline
@@ -81,6 +80,7 @@ def _load_sonogen_file(path: Path, meta: dict[str, str], dtype: torch.dtype) -> 
     import transformers
     from safetensors.torch import load_file
 
+    from sonogen.pipeline.loading import spectrogram_params_from
     from sonogen.pipeline.pipeline import SonogenPipeline
 
     state = load_file(str(path))
@@ -110,7 +110,7 @@ def _load_sonogen_file(path: Path, meta: dict[str, str], dtype: torch.dtype) -> 
             for name, text in json.loads(meta["tokenizer_files"]).items():
                 (Path(tmp) / Path(name).name).write_text(text, encoding="utf-8")
             parts["tokenizer"] = getattr(transformers, meta["tokenizer_class"]).from_pretrained(tmp)
-        params = SpectrogramParams(**json.loads(meta.get("spectrogram", "{}")))
+        params = spectrogram_params_from(json.loads(meta.get("spectrogram", "{}")), f"{path} (its spectrogram format)")
     except SonogenError:
         raise
     except (KeyError, ValueError, TypeError, AttributeError, OSError) as exc:
@@ -125,6 +125,7 @@ def _load_original_file(path: Path, dtype: torch.dtype) -> SonogenPipeline:
     from safetensors.torch import load_file
 
     from sonogen.pipeline.ldm import is_ldm_state, load_ldm_file
+    from sonogen.pipeline.loading import read_spectrogram_file
 
     try:
         state = load_file(str(path))
@@ -138,8 +139,5 @@ def _load_original_file(path: Path, dtype: torch.dtype) -> SonogenPipeline:
     pipe = load_ldm_file(path, state, dtype)
     sidecar = path.with_suffix(".spectrogram.json")
     if sidecar.is_file():
-        try:
-            pipe.spectrogram_params = SpectrogramParams(**json.loads(sidecar.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError) as exc:
-            raise SonogenError(f"unreadable {sidecar}: {exc}") from None
+        pipe.spectrogram_params = read_spectrogram_file(sidecar)
     return pipe

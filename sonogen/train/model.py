@@ -1,14 +1,17 @@
-"""Model parts for training: load a checkpoint's components, or build new ones from ``model.json``."""
+"""Model parts for training: a checkpoint's components, or new ones built from ``model.json``.
+
+A base checkpoint is read by the one loader generation uses
+(:func:`sonogen.pipeline.loading.load_checkpoint`): the same path rules, the same
+``spectrogram.json`` reader, the same checks of a damaged folder.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from sonogen.errors import SonogenError
-
-COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
+from sonogen.pipeline.loading import PARTS as COMPONENTS
 
 
 def load_components(checkpoint: str, bands: int | None = None) -> tuple[dict[str, Any], Any]:
@@ -16,8 +19,8 @@ def load_components(checkpoint: str, bands: int | None = None) -> tuple[dict[str
 
     Args:
         checkpoint: a diffusers folder (``model_index.json`` + subfolders, as sonogen and
-            Riffusion ship), or a single ``.safetensors`` file or Hub id that
-            :func:`sonogen.pipeline.load_pipeline` understands.
+            Riffusion ship), a single ``.safetensors`` file or a Hub id, as
+            :func:`sonogen.pipeline.load_pipeline` takes it.
         bands: when given, the image height the dataset has; a checkpoint whose
             ``spectrogram.json`` says otherwise is refused before its weights are read.
 
@@ -25,34 +28,12 @@ def load_components(checkpoint: str, bands: int | None = None) -> tuple[dict[str
         ``({unet, vae, text_encoder, tokenizer, scheduler}, SpectrogramParams)``; all models
         in float32 on the CPU.
     """
-    from sonogen.spectrogram.params import SpectrogramParams
+    import torch
 
-    path = Path(checkpoint)
-    looks_like_path = checkpoint.startswith((".", "/", "~")) or checkpoint.count("/") != 1 or path.suffix != ""
-    if not path.exists() and looks_like_path:
-        raise SonogenError(f"checkpoint not found: {checkpoint}")
-    params = SpectrogramParams()
-    if path.is_dir():
-        if not (path / "model_index.json").is_file():
-            raise SonogenError(f"{checkpoint} is not a diffusers model folder (no model_index.json)")
-        spec = path / "spectrogram.json"
-        if spec.is_file():
-            try:
-                params = SpectrogramParams(**json.loads(spec.read_text(encoding="utf-8")))
-            except (json.JSONDecodeError, TypeError) as exc:
-                raise SonogenError(f"{spec} is not a valid spectrogram format: {exc}") from None
-        _check_bands(params, bands)
-        return _load_folder(path), params
-    try:
-        from sonogen.pipeline import load_pipeline
-    except ImportError:  # pragma: no cover - the pipeline package is part of sonogen
-        raise SonogenError(f"cannot load single-file checkpoint {checkpoint}: no loader available") from None
-    pipe = load_pipeline(checkpoint, device="cpu")  # a single file or a Hub id (local cache when offline)
-    _check_bands(getattr(pipe, "spectrogram_params", params), bands)
-    parts = {name: getattr(pipe, name) for name in COMPONENTS}
-    for name in ("unet", "vae", "text_encoder"):
-        parts[name] = parts[name].float().cpu()
-    return parts, getattr(pipe, "spectrogram_params", params)
+    from sonogen.pipeline.loading import load_checkpoint
+
+    pipe = load_checkpoint(checkpoint, torch.float32, check_format=lambda params: _check_bands(params, bands))
+    return {name: getattr(pipe, name) for name in COMPONENTS}, pipe.spectrogram_params
 
 
 def _check_bands(params: Any, bands: int | None) -> None:
@@ -61,40 +42,6 @@ def _check_bands(params: Any, bands: int | None) -> None:
             f"the checkpoint draws {params.num_frequencies}-band spectrograms but the dataset's images are "
             f"{bands} px high; rebuild the dataset with --num-frequencies {params.num_frequencies}"
         )
-
-
-def _load_folder(path: Path) -> dict[str, Any]:
-    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
-    from transformers import AutoTokenizer, CLIPTextModel
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-
-    missing = [name for name in COMPONENTS if not (path / name).is_dir()]
-    if missing:
-        raise SonogenError(f"checkpoint {path} lacks the part(s): {', '.join(missing)}")
-    try:
-        scheduler_cls = _scheduler_class(path / "scheduler" / "scheduler_config.json") or DDIMScheduler
-        return {
-            "unet": UNet2DConditionModel.from_pretrained(path, subfolder="unet"),
-            "vae": AutoencoderKL.from_pretrained(path, subfolder="vae"),
-            "text_encoder": CLIPTextModel.from_pretrained(path, subfolder="text_encoder"),
-            "tokenizer": AutoTokenizer.from_pretrained(path / "tokenizer"),
-            "scheduler": scheduler_cls.from_pretrained(path, subfolder="scheduler"),
-        }
-    except (OSError, ValueError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SonogenError(f"cannot load checkpoint {path}: {first}") from None
-
-
-def _scheduler_class(config_file: Path) -> Any:
-    import diffusers
-
-    try:
-        name = json.loads(config_file.read_text(encoding="utf-8")).get("_class_name")
-    except (OSError, json.JSONDecodeError):
-        return None
-    return getattr(diffusers, str(name), None) if name else None
 
 
 def build_vae(cfg: dict[str, Any]) -> Any:

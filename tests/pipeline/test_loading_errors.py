@@ -143,3 +143,32 @@ def test_a_named_uncached_hub_id_downloads_after_printing_its_size(tmp_path, tin
     assert "unet/diffusion_pytorch_model.safetensors" in patterns
     assert "vae/diffusion_pytorch_model.bin" in patterns
     assert not any("fp16" in p or "safety" in p or p.endswith(".ckpt") for p in patterns)
+
+
+def test_a_folder_loads_its_parts_directly_quietly_and_leaves_the_bar_settings(tiny_folder, monkeypatch, capfd) -> None:
+    """Each part through its own class (not DiffusionPipeline.from_pretrained), no progress bars on stderr."""
+    from diffusers.pipelines.pipeline_utils import DiffusionPipeline
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the pipeline-level loader is not used")
+
+    monkeypatch.setattr(DiffusionPipeline, "from_pretrained", refuse)
+    before = (diffusers_logging.is_progress_bar_enabled(), transformers_logging.is_progress_bar_enabled())
+    capfd.readouterr()
+    pipe = load_pipeline(str(tiny_folder), device="cpu")
+    assert "Loading" not in capfd.readouterr().err
+    assert (diffusers_logging.is_progress_bar_enabled(), transformers_logging.is_progress_bar_enabled()) == before
+    assert not pipe.unet.training and not pipe.text_encoder.training
+    index = json.loads((tiny_folder / "model_index.json").read_text())
+    assert type(pipe.scheduler).__name__ == index["scheduler"][1] and str(pipe.unet.dtype) == "torch.float32"
+
+
+def test_a_part_from_an_unknown_library_is_refused(tmp_path, tiny_folder) -> None:
+    folder = copy_folder(tiny_folder, tmp_path / "ckpt")
+    index = json.loads((folder / "model_index.json").read_text())
+    index["unet"] = ["my_package", "MyUNet"]
+    (folder / "model_index.json").write_text(json.dumps(index))
+    with pytest.raises(SonogenError, match=r"unet is a my_package\.MyUNet; sonogen loads parts from diffusers"):
+        load_pipeline(str(folder), device="cpu")
