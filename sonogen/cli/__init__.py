@@ -2,7 +2,9 @@
 
 Each module in :data:`COMMAND_MODULES` defines ``register(subparsers)`` which adds its
 subcommands, each with ``set_defaults(func=handler)`` where ``handler(args) -> int``.
-Heavy imports (torch, diffusers) happen inside handlers so ``--help`` stays quick.
+:data:`COMMANDS` lists every subcommand with its module and one-line help, so a run
+imports only the module of the command it runs (``sonogen --help`` imports none of
+them); heavy imports (torch, diffusers) happen inside handlers.
 """
 
 from __future__ import annotations
@@ -24,6 +26,24 @@ COMMAND_MODULES = (
     "sonogen.cli.serve",
     "sonogen.cli.train",
 )
+#: ``(command, module that registers it, its help)`` in ``--help`` order; a test checks
+#: this against what the modules register.
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("audio-to-image", "sonogen.cli.convert", "audio file -> spectrogram image (with EXIF)"),
+    ("roundtrip", "sonogen.cli.convert", "synthesise a clip, audio -> image -> audio, print the quality"),
+    ("image-to-audio", "sonogen.cli.convert", "spectrogram image -> audio (format from extension)"),
+    ("info", "sonogen.cli.convert", "print the spectrogram parameters stored in an image"),
+    ("sample-clips", "sonogen.cli.convert", "cut clips from an audio file"),
+    ("audio-to-images", "sonogen.cli.convert", "a folder of audio -> spectrogram images, in parallel"),
+    ("generate", "sonogen.cli.generate", "text -> audio clip (or a long piece / seamless loop)"),
+    ("transform", "sonogen.cli.generate", "audio + prompt -> new audio (audio-to-audio)"),
+    ("interpolate", "sonogen.cli.generate", "a sequence of clips moving from prompt A to prompt B"),
+    ("extend", "sonogen.cli.generate", "continue an audio file to a longer piece"),
+    ("serve", "sonogen.cli.serve", "serve the HTTP API and the jam web app"),
+    ("build-dataset", "sonogen.cli.train", "captioned audio folder -> spectrogram image dataset (imagefolder layout)"),
+    ("synth-corpus", "sonogen.cli.train", "render a synthetic captioned music corpus with a General MIDI SoundFont"),
+    ("train", "sonogen.cli.train", "fine-tune a checkpoint, train a LoRA, or train a small model from scratch"),
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,8 +53,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full ``sonogen`` argument parser."""
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``sonogen`` argument parser: in full, or just what ``argv`` needs.
+
+    With ``argv``, only the module of the command it names is imported and registered;
+    the other commands are listed by name and help alone (enough for ``sonogen --help``
+    and for refusing an unknown command), which keeps a cold start from importing every
+    command's module.
+    """
     parser = _Parser(
         prog="sonogen",
         description="Riffusion-style music generation: spectrogram diffusion and conversion.",
@@ -42,17 +68,38 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sonogen {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    if argv is None:
+        wanted = set(COMMAND_MODULES)
+    else:
+        chosen = _command_in(argv)
+        wanted = {module for name, module, _ in COMMANDS if name == chosen}
+    registered: set[str] = set()
+    for name, module, help_text in COMMANDS:
+        if module not in wanted:
+            sub.add_parser(name, help=help_text, add_help=False)  # listed, never parsed
+        elif module not in registered:
+            importlib.import_module(module).register(sub)
+            registered.add(module)
     for command in sub.choices.values():  # `sonogen COMMAND ... -v` as well as `sonogen -v COMMAND`
         command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                              help="log debug messages")
     return parser
 
 
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names: its first word that is not an option (no global option takes a value)."""
+    for word in argv:
+        if word == "--":
+            return None
+        if not word.startswith("-"):
+            return word
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code (0 ok, 1 internal error, 2 bad input)."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
