@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -63,17 +64,27 @@ class SpectrogramConverter:
         self.params = params or SpectrogramParams()
         self.device = torch.device(device or "cpu")
         self.settings = settings or ReconstructionSettings()
-        p = self.params
-        self.window = torch.hann_window(p.win_length, periodic=True, device=self.device)
-        self.filterbank = mel_filterbank(
-            p.n_fft, p.num_frequencies, p.sample_rate, p.min_frequency, p.max_frequency, device=self.device
-        )  # (n_fft // 2 + 1, bands)
-        self._window64 = torch.hann_window(p.win_length, periodic=True, dtype=torch.float64, device=self.device)
-        self._filterbank64 = mel_filterbank(
-            p.n_fft, p.num_frequencies, p.sample_rate, p.min_frequency, p.max_frequency,
-            dtype=torch.float64, device=self.device,
-        )
+        self.window = torch.hann_window(self.params.win_length, periodic=True, device=self.device)
         self._grids: dict[tuple[int, int], _Grid] = {}
+
+    # the format's full-size filterbanks are built on first use: the fast reconstruction
+    # (every generated clip) needs only its reduced grid's, so a fresh process skips them
+    @functools.cached_property
+    def filterbank(self) -> torch.Tensor:
+        """The format's mel filterbank, ``(n_fft // 2 + 1, bands)`` float32."""
+        p = self.params
+        return mel_filterbank(p.n_fft, p.num_frequencies, p.sample_rate, p.min_frequency, p.max_frequency,
+                              device=self.device)
+
+    @functools.cached_property
+    def _window64(self) -> torch.Tensor:
+        return torch.hann_window(self.params.win_length, periodic=True, dtype=torch.float64, device=self.device)
+
+    @functools.cached_property
+    def _filterbank64(self) -> torch.Tensor:
+        p = self.params
+        return mel_filterbank(p.n_fft, p.num_frequencies, p.sample_rate, p.min_frequency, p.max_frequency,
+                              dtype=torch.float64, device=self.device)
 
     # ------------------------------------------------------------------ analysis
     def spectrogram_from_waveform(self, waveform: torch.Tensor) -> torch.Tensor:

@@ -52,9 +52,11 @@ def mel_filterbank(
 def filterbank_pinv(fb: torch.Tensor) -> torch.Tensor:
     """Moore-Penrose pseudo-inverse of ``fb.T``: shape ``(bins, n_mels)``.
 
-    ``pinv @ mel`` is the minimum-norm least-squares linear magnitude.
+    ``pinv @ mel`` is the minimum-norm least-squares linear magnitude. Computed as
+    ``pinv(fb).T`` (the same thing): the SVD of the tall ``(bins, n_mels)`` matrix costs
+    about a third of the wide one's, which a fresh process pays on its first clip.
     """
-    return torch.linalg.pinv(fb.T.double()).to(fb.dtype)
+    return torch.linalg.pinv(fb.double()).T.contiguous().to(fb.dtype)
 
 
 def inverse_mel(

@@ -21,6 +21,24 @@ def test_inverse_mel_is_non_negative_and_reproduces_the_mel() -> None:
         assert float((fb.T @ est - mel).norm() / mel.norm()) < 0.05
 
 
+def test_filterbank_pinv_is_the_pseudo_inverse_of_the_filterbank() -> None:
+    """Computed through the cheaper tall SVD; the same matrix as ``pinv(fb.T)`` to round-off (rank-deficient v1 grid included)."""
+    for fb in (mel_filterbank(4800, 512, 24000, 0, 10000), mel_filterbank(2048, 64, 22050, 20, 8000)):
+        reference = torch.linalg.pinv(fb.T.double()).to(fb.dtype)
+        ours = filterbank_pinv(fb)
+        assert ours.shape == reference.shape and ours.dtype == fb.dtype and ours.is_contiguous()
+        assert float((ours - reference).abs().max()) < 1e-6 * float(reference.abs().max())
+
+
+def test_the_fast_reconstruction_builds_no_full_size_filterbank() -> None:
+    """A generated clip's decode (every cold start) needs only the reduced grid; analysis builds the rest on use."""
+    converter = SpectrogramConverter(SpectrogramParams(num_frequencies=64))
+    converter.waveform_from_spectrogram(torch.rand(1, 64, 40))
+    assert "filterbank" not in vars(converter) and "_filterbank64" not in vars(converter)
+    mel = converter.spectrogram_from_waveform(torch.zeros(1, 4410))
+    assert mel.shape[:2] == (1, 64) and converter.filterbank.shape == (converter.params.n_fft // 2 + 1, 64)
+
+
 def test_griffin_lim_recovers_a_consistent_magnitude() -> None:
     window = torch.hann_window(512)
     t = torch.arange(8192) / 8000.0
