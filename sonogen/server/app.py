@@ -30,6 +30,7 @@ from sonogen.server.encode import EncodedClip
 from sonogen.server.engine import ClientGone, Engine, Job, QueueFull
 from sonogen.server.limits import BodySizeLimit
 from sonogen.server.schemas import (
+    CLIP_RESPONSES,
     MEDIA_TYPES,
     ClipOut,
     ErrorOut,
@@ -318,7 +319,7 @@ def _add_routes(app: FastAPI) -> None:
         "/v1/interpolate",
         tags=["v1"],
         summary="A clip between two prompts at alpha (the /run_inference/ request, any output format)",
-        responses={200: {"content": {"application/json": {}, "audio/mpeg": {}}}},
+        responses=CLIP_RESPONSES,
     )
     async def interpolate(body: InterpolateIn, request: Request, engine: EngineDep, config: ConfigDep) -> Response:
         job = jobs.inference_job(_step_budget(body, config))
@@ -331,7 +332,7 @@ def _add_routes(app: FastAPI) -> None:
         "/v1/generate",
         tags=["v1"],
         summary="Text to audio",
-        responses={200: {"content": {"application/json": {}, "audio/mpeg": {}}}},
+        responses=CLIP_RESPONSES,
     )
     async def generate(body: GenerateIn, request: Request, engine: EngineDep, config: ConfigDep) -> Response:
         if body.duration_s is not None and body.duration_s > config.max_clip_s:
@@ -345,7 +346,7 @@ def _add_routes(app: FastAPI) -> None:
         "/v1/transform",
         tags=["v1"],
         summary="Audio to audio: re-imagine an uploaded clip with a prompt",
-        responses={200: {"content": {"application/json": {}, "audio/mpeg": {}}}},
+        responses=CLIP_RESPONSES,
     )
     async def transform(
         request: Request,
@@ -368,7 +369,7 @@ def _add_routes(app: FastAPI) -> None:
         "/v1/long",
         tags=["v1"],
         summary="A long piece: consecutive clips from the prompts, joined seamlessly",
-        responses={200: {"content": {"application/json": {}, "audio/mpeg": {}}}},
+        responses=CLIP_RESPONSES,
     )
     async def long_piece(body: LongIn, request: Request, engine: EngineDep, config: ConfigDep) -> Response:
         if body.duration_s > config.max_long_s:

@@ -7,7 +7,7 @@ file paths.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -29,6 +29,11 @@ MEDIA_TYPES: dict[str, str] = {
     "flac": "audio/flac",
     "jpeg": "image/jpeg",
     "png": "image/png",
+}
+#: The 200 answers of the /v1 clip endpoints (``responses=`` of their routes): JSON with
+#: data URIs, or the audio file in any of the audio formats.
+CLIP_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {}, **{MEDIA_TYPES[f]: {} for f in ("mp3", "wav", "ogg", "flac")}}}
 }
 
 

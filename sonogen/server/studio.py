@@ -33,7 +33,7 @@ from sonogen.server.app import (
 from sonogen.server.encode import EncodedClip, encode_clip
 from sonogen.server.engine import Engine, Job
 from sonogen.server.jobs import LongPiece, encode_first
-from sonogen.server.schemas import MAX_SEED, ClipOut, TransformSongIn
+from sonogen.server.schemas import CLIP_RESPONSES, MAX_SEED, ClipOut, TransformSongIn
 
 #: Endpoints that take file uploads (the app's larger body limit applies to them).
 UPLOAD_PATHS = frozenset({"/v1/transform", "/v1/transform-song", "/v1/image-to-audio", "/v1/sample-clips"})
@@ -151,7 +151,7 @@ def picture_to_clip(data: bytes, max_width: int, audio_format: str) -> tuple[Enc
 @router.post(
     "/v1/image-to-audio",
     summary="A spectrogram picture (with or without EXIF) to sound",
-    responses={200: {"content": {"application/json": {}, "audio/mpeg": {}}}},
+    responses=CLIP_RESPONSES,
 )
 async def image_to_audio(
     config: ConfigDep,
@@ -288,7 +288,7 @@ def _decode_song(data: bytes, max_s: float) -> tuple[np.ndarray, int]:
 @router.post(
     "/v1/transform-song",
     summary="Audio to audio on a whole song: overlapping clips, each transformed, crossfaded back",
-    responses={200: {"content": {"application/json": {}, "audio/mpeg": {}}}},
+    responses=CLIP_RESPONSES,
 )
 async def transform_song(
     request: Request,
