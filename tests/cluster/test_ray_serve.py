@@ -144,3 +144,41 @@ def test_killed_replica_answers_retryable_and_is_replaced(served: str, local_ray
     assert replicas[0] not in _model_replicas(ray)
     with httpx.Client(base_url=served, timeout=TIMEOUT_S) as client:
         assert client.post("/run_inference/", json=ORIGINAL_REQUEST).status_code == 200
+
+
+def test_every_replica_full_is_503_with_retry_after(served: str) -> None:
+    """A burst larger than both replicas' ongoing slots plus the router's queue is partly
+    refused at once with 503 JSON and ``Retry-After``; the rest are answered, none hangs.
+
+    Every admitted request is served in turn, so the last one waits for about ``capacity``
+    clips on a CPU the replicas share: the client allows ``3 * TIMEOUT_S`` for that."""
+    import httpx
+
+    _wait_replicas(2)
+    capacity = 2 * (4 + 8) + 8  # per replica max_batch + queue_size ongoing, then queue_size queued
+
+    def one(i: int) -> tuple[int, float, str]:
+        started = time.monotonic()
+        body = {**ORIGINAL_REQUEST, "start": {**ORIGINAL_REQUEST["start"], "seed": 100 + i}}  # type: ignore[dict-item]
+        with httpx.Client(base_url=served, timeout=3 * TIMEOUT_S) as client:
+            try:
+                response = client.post("/run_inference/", json=body)
+            except httpx.TimeoutException:
+                return -1, time.monotonic() - started, "no answer"
+        if response.status_code == 503:
+            assert response.headers["content-type"].startswith("application/json"), response.text
+            assert response.json()["detail"]
+            assert int(response.headers["retry-after"]) >= 1
+        return response.status_code, time.monotonic() - started, response.headers.get("retry-after", "")
+
+    burst = capacity + 16
+    with concurrent.futures.ThreadPoolExecutor(burst) as pool:
+        results = list(pool.map(one, range(burst)))
+    codes = [code for code, _, _ in results]
+    print("full burst:", sorted(codes))
+    assert set(codes) <= {200, 503}, results
+    assert codes.count(503) >= 1 and codes.count(200) >= 1, results
+    refused_s = [elapsed for code, elapsed, _ in results if code == 503]
+    assert min(refused_s) < TIMEOUT_S / 3, "a refusal should come at once, not after the queue drains"
+    with httpx.Client(base_url=served, timeout=TIMEOUT_S) as client:
+        assert client.post("/run_inference/", json=ORIGINAL_REQUEST).status_code == 200
