@@ -230,7 +230,8 @@ def _save_vae(out: Path, vae: Any, opt: Any, step: int, losses: list[float]) -> 
         f.write(json.dumps({"step": step, "l1": float(np.mean(losses[-100:])) if losses else None}) + "\n")
 
 
-def stage_decoder(work: Path, minutes: float, seed: int, texture_weight: float = 1.0) -> None:
+def stage_decoder(work: Path, minutes: float, seed: int, texture_weight: float = 1.0,
+                  contrast_weight: float = 0.0) -> None:
     """Go on training the VAE's decoder alone, the encoder frozen, so the cached latents stay valid.
 
     L1 on pixels plus L1 on their differences along time and frequency (edges: onsets and
@@ -272,7 +273,7 @@ def stage_decoder(work: Path, minutes: float, seed: int, texture_weight: float =
         rec = vae.decode(z).sample
         err = rec - x
         loss = err.abs().mean() + 0.5 * (err.diff(dim=-1).abs().mean() + err.diff(dim=-2).abs().mean())
-        loss = loss + texture_weight * texture_loss(rec, x)
+        loss = loss + texture_weight * texture_loss(rec, x) + contrast_weight * contrast_loss(rec, x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -308,6 +309,26 @@ def texture_loss(rec: Any, x: Any, patch: int = 8) -> Any:
         return [F.avg_pool2d(dt, patch, ceil_mode=True), F.avg_pool2d(df, patch, ceil_mode=True), var]
 
     return sum((a - b).abs().mean() for a, b in zip(stats(rec), stats(x), strict=True))
+
+
+def contrast_loss(rec: Any, x: Any, group: int = 16) -> Any:
+    """L1 between the spectral contrast of two image batches ``(B, C, H, W)`` in [-1, 1].
+
+    Contrast is the standard deviation over each ``group`` of neighbouring bands (``H`` is
+    frequency), per frame: tonal lines give a high value, smooth noise a low one. Compared
+    per frame and as its mean over time (the group's contrast whatever the line positions),
+    so a decoder that cannot place every harmonic is still asked for lines of the right
+    sharpness rather than their blurred average. ``H`` must be a multiple of ``group``.
+    """
+    g = rec.mean(dim=1)
+    t = x.mean(dim=1)
+    b, h, w = g.shape
+
+    def contrast(img: Any) -> Any:
+        return img.reshape(b, h // group, group, w).std(dim=2)  # (B, groups, frames)
+
+    cg, ct = contrast(g), contrast(t)
+    return (cg - ct).abs().mean() + (cg.mean(dim=-1) - ct.mean(dim=-1)).abs().mean()
 
 
 def load_vae(work: Path) -> Any:
@@ -664,6 +685,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--minutes", type=float, default=120.0, help="UNet wall-time budget in all, resumable (120)")
     p.add_argument("--vae-minutes", type=float, default=12.0, help="VAE wall-time budget for this call (12)")
     p.add_argument("--full-width-after", type=float, default=0.8, help="fraction of the budget on time crops (0.8)")
+    p.add_argument("--contrast-weight", type=float, default=0.0,
+                   help="decoder: weight of the spectral-contrast loss (0; run 3 uses it)")
     p.add_argument("--texture-weight", type=float, default=1.0,
                    help="decoder: weight of the texture-statistics loss (1.0; run 1 trained without it)")
     p.add_argument("--batch", type=int, default=32)
@@ -698,7 +721,7 @@ def main(argv: list[str] | None = None) -> int:
         elif stage == "encode":
             stage_encode(work, args.encode_per_style, args.part, args.parts)
         elif stage == "decoder":
-            stage_decoder(work, args.vae_minutes, args.seed, args.texture_weight)
+            stage_decoder(work, args.vae_minutes, args.seed, args.texture_weight, args.contrast_weight)
         elif stage == "unet":
             stage_unet(work, args.minutes, args.seed, args.full_width_after, args.batch, args.lr)
         elif stage == "export":
