@@ -58,7 +58,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--max-steps", type=positive_int, default=None, metavar="N",
         help="draw /run_inference/ clips with at most N steps, whatever clients ask (a real-time budget; "
-             "the original app asks for 50)",
+             "the original app asks for 50). Default: the packaged model's own steps when no --checkpoint "
+             "is given, else no cap",
     )
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     ray = parser.add_argument_group("Ray Serve (needs the ray extra: pip install \"sonogen[ray]\")")
@@ -127,8 +128,28 @@ def _config_from_args(args: argparse.Namespace) -> Any:
     return ServerConfig(
         checkpoint=args.checkpoint, device=args.device, lora=args.lora, scheduler=args.scheduler,
         dtype=args.dtype, compile=bool(args.compile), queue_size=args.queue_size, max_batch=args.max_batch,
-        threads=args.threads, cors_origins=list(args.cors_origin), max_steps=args.max_steps,
+        threads=args.threads, cors_origins=list(args.cors_origin), max_steps=step_cap(args.max_steps, args.checkpoint),
     )
+
+
+def step_cap(max_steps: int | None, checkpoint: str | None, packaged: Path | None = None) -> int | None:
+    """The most denoising steps a served clip may take.
+
+    ``--max-steps`` when given; else, for the packaged default model (no ``--checkpoint``),
+    the steps of its ``sampling.json`` (20): it runs in real time on two CPU cores only at
+    its own steps, and the original web app always asks for 50. Other checkpoints: no cap.
+    ``packaged`` is the default model's folder (tests pass their own).
+    """
+    if max_steps is not None or checkpoint is not None:
+        return max_steps
+    from sonogen.models import default_checkpoint_path
+    from sonogen.pipeline.loading import read_sampling_defaults
+
+    folder = default_checkpoint_path(packaged)
+    if folder is None:
+        return None
+    steps = read_sampling_defaults(folder).get("num_inference_steps")
+    return int(steps) if steps is not None else None
 
 
 def _serve_ray(args: argparse.Namespace) -> int:

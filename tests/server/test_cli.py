@@ -21,6 +21,26 @@ def test_serve_options_and_defaults() -> None:
     assert args.cors_origin == ["http://a", "http://b"] and args.queue_size == 3 and args.port == 8080
 
 
+def test_packaged_model_is_served_at_its_own_steps(tmp_path: Path) -> None:
+    """No --checkpoint: clips are capped at the packaged model's sampling.json steps (the
+    original app asks for 50, which two CPU cores cannot draw in real time); --max-steps
+    wins, and another checkpoint is not capped."""
+    import json
+
+    from sonogen.cli.serve import step_cap
+
+    (tmp_path / "model_index.json").write_text("{}")
+    (tmp_path / "sampling.json").write_text(json.dumps({"num_inference_steps": 17, "guidance_scale": 4.0}))
+    assert step_cap(None, None, tmp_path) == 17
+    assert step_cap(30, None, tmp_path) == 30
+    assert step_cap(None, "some/other-model", tmp_path) is None
+    (tmp_path / "sampling.json").unlink()
+    assert step_cap(None, None, tmp_path) is None
+    assert step_cap(None, None, tmp_path / "empty") is None  # no packaged model at all
+    packaged = json.loads((Path(__file__).parents[2] / "sonogen/models/default/sampling.json").read_text())
+    assert step_cap(None, None) == packaged["num_inference_steps"]
+
+
 @pytest.mark.parametrize("argv", [["serve", "--port", "70000"], ["serve", "--queue-size", "0"], ["serve", "--max-batch", "x"]])
 def test_bad_serve_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
