@@ -1,5 +1,3 @@
-import sys
+from sonogen.cli import run
 
-from sonogen.cli import main
-
-sys.exit(main())
+run()

@@ -12,6 +12,7 @@ import importlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -73,3 +74,28 @@ def test_the_command_table_matches_what_the_modules_register() -> None:
 def test_the_lazy_parser_parses_as_the_full_one() -> None:
     argv = ["-v", "generate", "a beat", "-o", "x.wav", "--steps", "3", "--seed", "2"]
     assert vars(build_parser(argv).parse_args(argv)) == vars(build_parser().parse_args(argv))
+
+
+def test_quick_exit_keeps_output_and_exit_codes(tmp_path: Path) -> None:
+    """``python -m sonogen.cli`` (the program's entry, :func:`sonogen.cli.run`) ends a
+    one-shot command without interpreter teardown: its files and printed lines are all
+    there, and the exit code is the command's (0 done, 2 bad input)."""
+    from sonogen.cli import QUICK_EXIT
+
+    assert {"generate", "transform", "interpolate", "extend"} <= QUICK_EXIT
+    assert not {"serve", "build-dataset", "train", "audio-to-images"} & QUICK_EXIT  # helpers, servers, pools
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "sonogen.cli", *argv], capture_output=True, text=True, timeout=300)
+
+    done = run("roundtrip", "--outdir", str(tmp_path), "--seconds", "1")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip(), "the command's printed lines survive the quick exit"
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written and all((tmp_path / name).stat().st_size > 0 for name in written)
+    image = next(p for p in tmp_path.iterdir() if p.suffix == ".png")
+    info = run("info", str(image))
+    assert info.returncode == 0 and "sample_rate" in info.stdout.replace(" ", "_").lower(), info.stdout
+    bad = run("info", str(tmp_path / "missing.png"))
+    assert bad.returncode == 2
+    assert bad.stderr.strip().startswith("sonogen: error:") and len(bad.stderr.strip().splitlines()) == 1
