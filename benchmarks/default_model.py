@@ -216,6 +216,20 @@ def save_loss_curve(rows: list[dict[str, Any]], path: Path, key: str = "loss") -
 
 
 # --------------------------------------------------------------------------- main
+def heldout_classifier(
+    held: dict[str, Any], styles: Sequence[str], per_style: int
+) -> tuple[StyleClassifier, np.ndarray, dict[str, list[int]]]:
+    """The style classifier fitted on the first ``per_style`` held-out images of each style.
+
+    Returns the classifier, the features of every held-out image ``(N, D)`` and each
+    style's image indices in split order (the later ones are for testing and twins).
+    """
+    by_style = {s: [i for i, st in enumerate(held["styles"]) if st == s] for s in styles}
+    feats = np.stack([pixel_features(p) for p in held["images"]])
+    fit = [i for s in styles for i in by_style[s][:per_style]]
+    return StyleClassifier(styles).fit(feats[fit], [str(held["styles"][i]) for i in fit]), feats, by_style
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default=None, help="diffusers folder (default: the packaged default model)")
@@ -261,15 +275,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit("no --checkpoint given and no packaged default model (sonogen/models/default/)")
     styles = list(rec.DEFAULT_STYLES)
     held = rec.load_split(work, "heldout")
-    by_style: dict[str, list[int]] = {s: [i for i, st in enumerate(held["styles"]) if st == s] for s in styles}
     ntr, nte, nseed = args.train_per_style, args.test_per_style, args.seeds
+    clf, feats, by_style = heldout_classifier(held, styles, ntr)
     if min(len(v) for v in by_style.values()) < ntr + nte + nseed:
         raise SystemExit(f"held-out split has too few clips per style for {ntr} + {nte} + {nseed}")
-    feats = np.stack([pixel_features(p) for p in held["images"]])
     tr = [i for s in styles for i in by_style[s][:ntr]]
     te = [i for s in styles for i in by_style[s][ntr:ntr + nte]]
     ref = [i for s in styles for i in by_style[s][ntr + nte:ntr + nte + nseed]]  # rendered twins of the prompts
-    clf = StyleClassifier(styles).fit(feats[tr], [str(held["styles"][i]) for i in tr])
     real_top1 = accuracy(clf.predict(feats[te]), [str(held["styles"][i]) for i in te])
     print(f"classifier: fitted on {len(tr)} rendered clips, top-1 {real_top1:.1%} on {len(te)} further rendered clips")
 

@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("states", nargs="+", type=Path, help="VAE state .safetensors files (training format)")
     parser.add_argument("--per-style", type=int, default=15, help="held-out images per style to pass through (15)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--work", type=Path, default=None, help="training state folder with data/heldout")
     args = parser.parse_args(argv)
     if not 1 <= args.per_style <= 35:
         parser.error("--per-style must be 1..35 (the first 25 per style fit the classifier)")
@@ -40,11 +41,8 @@ def main(argv: list[str] | None = None) -> int:
 
     rec = bm.recipe()
     styles = list(rec.DEFAULT_STYLES)
-    held = rec.load_split(rec.WORK, "heldout")
-    by_style = {s: [i for i, st in enumerate(held["styles"]) if st == s] for s in styles}
-    feats = np.stack([bm.pixel_features(p) for p in held["images"]])
-    fit_ids = [i for s in styles for i in by_style[s][:25]]
-    clf = bm.StyleClassifier(styles).fit(feats[fit_ids], [str(held["styles"][i]) for i in fit_ids])
+    held = rec.load_split((args.work or rec.WORK).resolve(), "heldout")
+    clf, feats, by_style = bm.heldout_classifier(held, styles, 25)
     ids = [i for s in styles for i in by_style[s][-args.per_style:]]
     truth = [str(held["styles"][i]) for i in ids]
     print(f"rendered images themselves: {bm.accuracy(clf.predict(feats[ids]), truth):.1%} (N={len(ids)})")

@@ -83,6 +83,7 @@ def test_quick_exit_keeps_output_and_exit_codes(tmp_path: Path) -> None:
     from sonogen.cli import QUICK_EXIT
 
     assert {"generate", "transform", "interpolate", "extend"} <= QUICK_EXIT
+    assert QUICK_EXIT <= {name for name, _, _ in COMMANDS}  # every name is a real command
     assert not {"serve", "build-dataset", "train", "audio-to-images"} & QUICK_EXIT  # helpers, servers, pools
 
     def run(*argv: str) -> subprocess.CompletedProcess[str]:
