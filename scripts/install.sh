@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q "torch==2.13.0"
-python -m pip install -q -e ".[dev,ray]"  # ray: serve --ray / build-dataset --ray and their tests
+# constraints.txt pins every package to the version the test suite last passed with (the
+# ranges in pyproject.toml only say what may work); see the README for refreshing it.
+python -m pip install -q -c scripts/constraints.txt -e ".[dev,ray]"  # ray: serve --ray / build-dataset --ray
 # tinysoundfont's wheel declares pyaudio (playback only), which needs PortAudio headers
 # to build; sonogen only renders offline, so install it without that dependency.
-python -m pip install -q --no-deps "tinysoundfont>=0.3.7,<0.4"
+python -m pip install -q --no-deps -c scripts/constraints.txt "tinysoundfont>=0.3.7,<0.4"
