@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "sonogen.cli.convert",
     "sonogen.cli.generate",
     "sonogen.cli.serve",
+    "sonogen.cli.data",
     "sonogen.cli.train",
 )
 #: ``(command, module that registers it, its help)`` in ``--help`` order; a test checks
@@ -40,8 +41,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("interpolate", "sonogen.cli.generate", "a sequence of clips moving from prompt A to prompt B"),
     ("extend", "sonogen.cli.generate", "continue an audio file to a longer piece"),
     ("serve", "sonogen.cli.serve", "serve the HTTP API and the jam web app"),
-    ("build-dataset", "sonogen.cli.train", "captioned audio folder -> spectrogram image dataset (imagefolder layout)"),
-    ("synth-corpus", "sonogen.cli.train", "render a synthetic captioned music corpus with a General MIDI SoundFont"),
+    ("build-dataset", "sonogen.cli.data", "captioned audio folder -> spectrogram image dataset (imagefolder layout)"),
+    ("synth-corpus", "sonogen.cli.data", "render a synthetic captioned music corpus with a General MIDI SoundFont"),
     ("train", "sonogen.cli.train", "fine-tune a checkpoint, train a LoRA, or train a small model from scratch"),
 )
 
