@@ -21,14 +21,13 @@ import re
 import warnings
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from sonogen.errors import SonogenError
-
-if TYPE_CHECKING:
-    from sonogen.pipeline.pipeline import SonogenPipeline
+from sonogen.pipeline.bpe import build_clip_tokenizer, clip_vocab
+from sonogen.pipeline.pipeline import SonogenPipeline
 
 DATA = Path(__file__).with_name("sd1")
 #: The SD 1.x inference config in the LDM layout (packaged).
@@ -90,8 +89,6 @@ def read_config(path: Path) -> tuple[dict[str, Any], Path]:
 
 def clip_tokenizer() -> Any:
     """CLIP's tokenizer (49408 entries, 77 tokens) from the packaged BPE merges; no download."""
-    from sonogen.pipeline.bpe import build_clip_tokenizer
-
     vocab, merges = _clip_vocab()
     return build_clip_tokenizer(vocab, merges)
 
@@ -99,8 +96,6 @@ def clip_tokenizer() -> Any:
 @lru_cache(maxsize=1)
 def _clip_vocab() -> tuple[dict[str, int], list[str]]:
     """CLIP's vocabulary and merges, built from the BPE file as OpenAI's tokenizer builds them."""
-    from sonogen.pipeline.bpe import clip_vocab
-
     lines = gzip.decompress(CLIP_BPE.read_bytes()).decode("utf-8").split("\n")
     merges = lines[1 : 49152 - 256 - 2 + 1]
     vocab = clip_vocab(merges)
@@ -115,8 +110,6 @@ def load_ldm_file(path: Path, state: dict[str, torch.Tensor], dtype: torch.dtype
     from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
     from diffusers.loaders import single_file_utils as sfu
     from transformers import CLIPTextConfig, CLIPTextModel
-
-    from sonogen.pipeline.pipeline import SonogenPipeline
 
     if not any(k.startswith(CLIP_PREFIX) for k in state):
         other = "an OpenCLIP text encoder (SD 2.x or SDXL)" if any(k.startswith("cond_stage_model.model.") or k.startswith("conditioner.") for k in state) else "no text encoder"

@@ -27,15 +27,17 @@ import os
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
+from sonogen import models
 from sonogen.errors import SonogenError
+from sonogen.pipeline.lora import apply_lora
+from sonogen.pipeline.model_files import read_sampling_defaults, read_spectrogram_params
+from sonogen.pipeline.pipeline import SonogenPipeline
+from sonogen.pipeline.single_file import load_single_file
 from sonogen.spectrogram.params import SpectrogramParams
-
-if TYPE_CHECKING:
-    from sonogen.pipeline.pipeline import SonogenPipeline
 
 logger = logging.getLogger(__name__)
 
@@ -141,8 +143,6 @@ def load_pipeline(
     if scheduler:
         set_scheduler(pipe, scheduler)
     if lora:
-        from sonogen.pipeline.lora import apply_lora
-
         apply_lora(pipe, lora)
     if channels_last is None:
         channels_last = target.type == "cuda"
@@ -178,8 +178,6 @@ def load_checkpoint(
             )
         if path.suffix.lower() not in SINGLE_FILE_SUFFIXES:
             raise SonogenError(f"a single-file checkpoint must be a .safetensors file: {name}")
-        from sonogen.pipeline.single_file import load_single_file
-
         pipe = load_single_file(path, dtype)
         if check_format:
             check_format(pipe.spectrogram_params)
@@ -191,9 +189,7 @@ def load_checkpoint(
 
 def default_checkpoint() -> Path:
     """The default model packaged with sonogen; an install without one is an error naming what to pass."""
-    from sonogen.models import default_checkpoint_path
-
-    embedded = default_checkpoint_path()
+    embedded = models.default_checkpoint_path()
     if embedded is None:
         raise SonogenError(
             "no --checkpoint given and this install of sonogen packages no default model; pass "
@@ -213,71 +209,6 @@ def looks_like_path(name: str) -> bool:
     )
 
 
-def read_spectrogram_params(folder: Path) -> SpectrogramParams:
-    """The ``spectrogram.json`` of a checkpoint folder, or the v1 defaults."""
-    from sonogen.pipeline.pipeline import SPECTROGRAM_CONFIG
-
-    file = folder / SPECTROGRAM_CONFIG
-    return read_spectrogram_file(file) if file.is_file() else SpectrogramParams()
-
-
-def read_spectrogram_file(file: Path) -> SpectrogramParams:
-    """A spectrogram format stored as JSON (``spectrogram.json``, a single file's sidecar).
-
-    Fields that :class:`SpectrogramParams` does not know are ignored (a newer writer).
-
-    Raises:
-        SonogenError: the file is unreadable, not a JSON object, or holds impossible values.
-    """
-    try:
-        fields = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise SonogenError(f"unreadable {file}: {exc}") from None
-    return spectrogram_params_from(fields, str(file))
-
-
-def spectrogram_params_from(fields: Any, source: str) -> SpectrogramParams:
-    """:class:`SpectrogramParams` from a JSON object's fields (unknown ones ignored); ``source`` names it in errors."""
-    if not isinstance(fields, dict):
-        raise SonogenError(f"unreadable {source}: expected a JSON object, got {type(fields).__name__}")
-    try:
-        return SpectrogramParams(**{k: v for k, v in fields.items() if k in SpectrogramParams.__dataclass_fields__})
-    except (ValueError, TypeError) as exc:
-        raise SonogenError(f"unreadable {source}: {exc}") from None
-
-
-def read_sampling_defaults(folder: Path) -> dict[str, float]:
-    """The ``sampling.json`` of a checkpoint folder (recommended steps and guidance), or ``{}``.
-
-    Raises:
-        SonogenError: the file exists but is not a JSON object of positive numbers
-            (``num_inference_steps`` a whole number >= 1, ``guidance_scale`` >= 0).
-    """
-    from sonogen.pipeline.pipeline import SAMPLING_CONFIG
-
-    file = folder / SAMPLING_CONFIG
-    if not file.is_file():
-        return {}
-    try:
-        fields = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise SonogenError(f"unreadable {file}: {exc}") from None
-    if not isinstance(fields, dict):
-        raise SonogenError(f"{file} must hold a JSON object, got {type(fields).__name__}")
-    out: dict[str, float] = {}
-    steps = fields.get("num_inference_steps")
-    if steps is not None:
-        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-            raise SonogenError(f"{file}: num_inference_steps must be a whole number >= 1, got {steps!r}")
-        out["num_inference_steps"] = steps
-    guidance = fields.get("guidance_scale")
-    if guidance is not None:
-        if not isinstance(guidance, (int, float)) or isinstance(guidance, bool) or not 0 <= guidance <= 100:
-            raise SonogenError(f"{file}: guidance_scale must be a number in [0, 100], got {guidance!r}")
-        out["guidance_scale"] = float(guidance)
-    return out
-
-
 def _load_folder(
     folder: Path,
     dtype: torch.dtype,
@@ -289,8 +220,6 @@ def _load_folder(
 
     ``repo_id``: the folder is the Hub cache's copy of it, so a damaged file says so.
     """
-    from sonogen.pipeline.pipeline import SonogenPipeline
-
     with _damage_named(folder, repo_id):
         check_folder(folder)
         params = read_spectrogram_params(folder)
@@ -552,7 +481,9 @@ def _checked(pipe: SonogenPipeline, name: str) -> SonogenPipeline:
 
 
 def set_scheduler(pipe: SonogenPipeline, name: str) -> None:
-    """Swap the scheduler: "default"/"pndm" (PNDM), "dpm" (DPM-Solver++ multistep), "ddim"."""
+    """Swap the scheduler: "pndm" (PNDM, PLMS steps only), "dpm" (DPM-Solver++ multistep) or
+    "ddim", each built from the checkpoint scheduler's config; "default" keeps the
+    checkpoint's own scheduler unchanged."""
     from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, PNDMScheduler
 
     key = name.lower()

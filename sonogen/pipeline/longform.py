@@ -15,8 +15,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from sonogen.audio.io import resample
+from sonogen.audio.ops import equal_power_curves
 from sonogen.errors import SonogenError
 from sonogen.pipeline.noise import lerp
+from sonogen.pipeline.types import PromptInput
+from sonogen.spectrogram.converter import get_converter
 
 #: Image columns per window (one SD 1.x image, ~5.1 s) and columns kept from the past.
 WINDOW = 512
@@ -25,8 +29,6 @@ OVERLAP = 256
 
 def to_model_channels(wave: np.ndarray, rate: int, params: Any) -> np.ndarray:
     """``(C, S)`` audio at ``rate`` -> the format's rate and channel count, float32."""
-    from sonogen.audio.io import resample
-
     wave = np.asarray(wave, dtype=np.float32)
     if wave.ndim == 1:
         wave = wave[None]
@@ -65,9 +67,6 @@ def _continue_once(
     overlap: int,
 ) -> np.ndarray:
     """``wave`` (model channels/rate) extended by one window's new part; returns the longer wave."""
-    from sonogen.audio.ops import equal_power_curves
-    from sonogen.spectrogram.converter import get_converter
-
     params = pipe.spectrogram_params
     hop = params.hop_length
     keep = (overlap - 1) * hop  # samples of context: an image exactly `overlap` columns wide
@@ -276,8 +275,6 @@ def overlap_join(pieces: Sequence[np.ndarray], offsets: Sequence[int], crossfade
     """
     out = np.asarray(pieces[0], dtype=np.float32)
     for piece, offset in zip(pieces[1:], offsets[1:], strict=True):
-        from sonogen.audio.ops import equal_power_curves
-
         piece = np.asarray(piece, dtype=np.float32)
         if offset >= out.shape[1]:  # a gap (should not happen): pad with silence
             out = np.concatenate([out, np.zeros((out.shape[0], offset - out.shape[1]), np.float32), piece], axis=1)
@@ -325,9 +322,6 @@ def transform_long(
     as the input (to within one model width step).
     """
     from tqdm import tqdm
-
-    from sonogen.pipeline.types import PromptInput
-    from sonogen.spectrogram.converter import get_converter
 
     params = pipe.spectrogram_params
     f = pipe.vae_scale_factor

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,17 +25,22 @@ from diffusers.pipelines.pipeline_utils import DiffusionPipeline
 from PIL import Image
 
 from sonogen.errors import SonogenError
+from sonogen.pipeline.model_files import SAMPLING_CONFIG, SPECTROGRAM_CONFIG
 from sonogen.pipeline.noise import lerp, seeded_noise, slerp
 from sonogen.pipeline.prompts import chunks_needed, encode_prompts, token_layout
 from sonogen.pipeline.seamless import circular_time_axis
-from sonogen.pipeline.types import OUTPUT_TYPES, OutputType, PromptInput, SonogenOutput
+from sonogen.pipeline.types import (
+    OUTPUT_TYPES,
+    OutputType,
+    PromptInput,
+    SonogenOutput,
+    check_alpha,
+    interpolation_texts,
+)
+from sonogen.spectrogram.converter import get_converter
+from sonogen.spectrogram.image import image_to_spectrogram
 from sonogen.spectrogram.params import DEFAULT_MAX_VALUE, SpectrogramParams
 
-#: File in a checkpoint folder holding the SpectrogramParams fields its images use.
-SPECTROGRAM_CONFIG = "spectrogram.json"
-#: File in a checkpoint folder holding its recommended sampling settings
-#: (``num_inference_steps``, ``guidance_scale``), used when a caller gives none.
-SAMPLING_CONFIG = "sampling.json"
 #: Sampling settings for checkpoints that recommend none (Stable Diffusion's usual ones).
 FALLBACK_SAMPLING: dict[str, float] = {"num_inference_steps": 50, "guidance_scale": 7.0}
 #: torch.compile mode used by ``compile=True`` (autotuned kernels, no CUDA graphs: batch
@@ -537,9 +541,6 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
         is reconstructed independently), so B images cost one batched call; each result
         is peak-normalised on its own, as :meth:`_to_audio` does.
         """
-        from sonogen.spectrogram.converter import get_converter
-        from sonogen.spectrogram.image import image_to_spectrogram
-
         if len(images) == 1 or len({img.size for img in images}) > 1:
             return [self._to_audio(img, loop) for img in images]
         device = self.device if self.device.type == "cuda" else None
@@ -571,8 +572,6 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
 
     def _to_audio(self, image: Image.Image, loop: bool) -> np.ndarray:
         """Waveform ``(C, S)`` of a spectrogram image; loops are decoded as one period of a tiling."""
-        from sonogen.spectrogram.converter import get_converter
-
         # phase reconstruction runs where the model runs (CUDA when there is one)
         device = self.device if self.device.type == "cuda" else None
         converter = get_converter(self.spectrogram_params, device)
@@ -610,14 +609,3 @@ def _negatives(negative: str | Sequence[str] | None, count: int) -> list[str]:
     if len(negatives) != count:
         raise SonogenError(f"got {len(negatives)} negative prompts for {count} prompts")
     return negatives
-
-
-def check_alpha(alpha: float) -> None:
-    """Refuse an interpolation position outside [0, 1] (or NaN)."""
-    if not 0.0 <= alpha <= 1.0 or math.isnan(alpha):
-        raise SonogenError(f"alpha must be in [0, 1], got {alpha}")
-
-
-def interpolation_texts(start: PromptInput, end: PromptInput) -> list[str]:
-    """The four texts an interpolation encodes: both prompts, then both negative prompts."""
-    return [start.prompt, end.prompt, start.negative_prompt or "", end.negative_prompt or ""]

@@ -15,7 +15,9 @@ import numpy as np
 from PIL import Image
 
 from sonogen.audio.demo import RATE, SEED_SOURCES
+from sonogen.audio.io import resample
 from sonogen.errors import SonogenError
+from sonogen.spectrogram.converter import get_converter
 from sonogen.spectrogram.params import SpectrogramParams
 
 #: Seed image ids of the Riffusion web app.
@@ -31,8 +33,6 @@ def seed_audio(seed_id: str, width: int = 512, params: SpectrogramParams | None 
     params = params or SpectrogramParams()
     seconds = params.samples_for_width(width) / params.sample_rate
     wave = make(seconds)
-    from sonogen.audio.io import resample
-
     wave32 = (0.9 * wave / max(float(np.abs(wave).max()), 1e-9)).astype(np.float32)[None]
     if params.sample_rate != RATE:
         wave32 = resample(wave32, RATE, params.sample_rate)
@@ -44,8 +44,6 @@ def seed_audio(seed_id: str, width: int = 512, params: SpectrogramParams | None 
 
 @functools.lru_cache(maxsize=64)
 def _seed_image(seed_id: str, width: int, params: SpectrogramParams) -> Image.Image:
-    from sonogen.spectrogram.converter import get_converter
-
     wave, rate = seed_audio(seed_id, width, params)
     image = get_converter(params).audio_to_image(wave, rate)
     if image.width != width:  # guard: the converter makes 1 + samples // hop columns

@@ -16,14 +16,15 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from sonogen.errors import SonogenError
-
-if TYPE_CHECKING:
-    from sonogen.pipeline.pipeline import SonogenPipeline
+from sonogen.pipeline.ldm import is_ldm_state, load_ldm_file
+from sonogen.pipeline.model_files import read_spectrogram_file, spectrogram_params_from
+from sonogen.pipeline.pipeline import SonogenPipeline
+from sonogen.utils import atomic_path
 
 FORMAT_KEY = "sonogen_format"
 FORMAT_VALUE = "single-file-v1"
@@ -33,8 +34,6 @@ PARTS = ("unet", "vae", "text_encoder")
 def save_single_file(pipe: SonogenPipeline, path: str | Path) -> Path:
     """Write ``pipe`` as one ``.safetensors`` file with everything needed to rebuild it."""
     from safetensors.torch import save_file
-
-    from sonogen.utils import atomic_path
 
     out = Path(path)
     if out.suffix.lower() != ".safetensors":
@@ -80,9 +79,6 @@ def _load_sonogen_file(path: Path, meta: dict[str, str], dtype: torch.dtype) -> 
     import transformers
     from safetensors.torch import load_file
 
-    from sonogen.pipeline.loading import spectrogram_params_from
-    from sonogen.pipeline.pipeline import SonogenPipeline
-
     state = load_file(str(path))
     parts: dict[str, Any] = {}
     try:
@@ -123,9 +119,6 @@ def _load_sonogen_file(path: Path, meta: dict[str, str], dtype: torch.dtype) -> 
 def _load_original_file(path: Path, dtype: torch.dtype) -> SonogenPipeline:
     """An original SD 1.x file (LDM keys), converted offline (:mod:`sonogen.pipeline.ldm`)."""
     from safetensors.torch import load_file
-
-    from sonogen.pipeline.ldm import is_ldm_state, load_ldm_file
-    from sonogen.pipeline.loading import read_spectrogram_file
 
     try:
         state = load_file(str(path))

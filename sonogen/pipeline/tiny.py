@@ -9,14 +9,15 @@ so a 512x512 image costs milliseconds per step on a CPU.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
+from sonogen.pipeline.bpe import build_clip_tokenizer, clip_vocab
+from sonogen.pipeline.ldm import SD1_SCHEDULER
+from sonogen.pipeline.pipeline import SonogenPipeline
+from sonogen.pipeline.single_file import save_single_file
 from sonogen.spectrogram.params import SpectrogramParams
-
-if TYPE_CHECKING:
-    from sonogen.pipeline.pipeline import SonogenPipeline
 
 #: Hidden size of the tiny text encoder (= UNet cross-attention width).
 TINY_HIDDEN = 32
@@ -32,8 +33,6 @@ def tiny_vocab() -> tuple[dict[str, int], list[str]]:
         ``(vocab, merges)``: every byte alone and as a word end (``</w>``), a handful
         of whole words, then the two special tokens; merges spell those words.
     """
-    from sonogen.pipeline.bpe import clip_vocab
-
     merges: list[str] = []
     for word in _TINY_WORDS:  # merged left to right: j a -> ja, ja z -> jaz, jaz z</w> -> jazz</w>
         parts = list(word[:-1]) + [word[-1] + "</w>"]
@@ -46,8 +45,6 @@ def tiny_vocab() -> tuple[dict[str, int], list[str]]:
 
 def build_tiny_tokenizer() -> Any:
     """A CLIPTokenizer over :func:`tiny_vocab` (no download)."""
-    from sonogen.pipeline.bpe import build_clip_tokenizer
-
     return build_clip_tokenizer(*tiny_vocab())
 
 
@@ -62,8 +59,6 @@ def build_tiny_components(seed: int = 0) -> dict[str, Any]:
     """
     from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
-
-    from sonogen.pipeline.ldm import SD1_SCHEDULER
 
     tokenizer = build_tiny_tokenizer()
     torch.manual_seed(seed)
@@ -127,8 +122,6 @@ def build_tiny_pipeline(
     ``spectrogram_params`` sets the format it decodes with (v1 defaults: 512 mel bands;
     tests use fewer bands for speed, the image height follows ``num_frequencies``).
     """
-    from sonogen.pipeline.pipeline import SonogenPipeline
-
     pipe = SonogenPipeline(**build_tiny_components(seed))
     if spectrogram_params is not None:
         pipe.spectrogram_params = spectrogram_params
@@ -153,8 +146,6 @@ def save_tiny_single_file(
     spectrogram format in the metadata. Original SD 1.x files (LDM keys) are a different
     kind; ``tests/pipeline/test_ldm_single_file.py`` writes a tiny one of those.
     """
-    from sonogen.pipeline.single_file import save_single_file
-
     out = Path(path)
     save_single_file(build_tiny_pipeline(seed, spectrogram_params=spectrogram_params), out)
     return out

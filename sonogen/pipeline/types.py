@@ -1,13 +1,15 @@
-"""Inputs and outputs of the pipeline (plain dataclasses)."""
+"""Inputs and outputs of the pipeline (plain dataclasses) and the checks of an interpolation request."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from PIL import Image
 
+from sonogen.errors import SonogenError
 from sonogen.spectrogram.params import SpectrogramParams
 
 if TYPE_CHECKING:
@@ -49,6 +51,17 @@ class InferenceInput:
     num_inference_steps: int | None = None  # None: the pipeline's default_steps
     seed_image_id: str = "og_beat"
     mask_image_id: str | None = None
+
+
+def check_alpha(alpha: float) -> None:
+    """Refuse an interpolation position outside [0, 1] (or NaN)."""
+    if not 0.0 <= alpha <= 1.0 or math.isnan(alpha):
+        raise SonogenError(f"alpha must be in [0, 1], got {alpha}")
+
+
+def interpolation_texts(start: PromptInput, end: PromptInput) -> list[str]:
+    """The four texts an interpolation encodes: both prompts, then both negative prompts."""
+    return [start.prompt, end.prompt, start.negative_prompt or "", end.negative_prompt or ""]
 
 
 @dataclass

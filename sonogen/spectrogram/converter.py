@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from sonogen.audio.io import resample
 from sonogen.errors import SonogenError
 from sonogen.spectrogram.image import image_to_spectrogram, spectrogram_to_image
 from sonogen.spectrogram.mel import filterbank_pinv, inverse_mel, mel_filterbank
@@ -267,8 +268,6 @@ def resample_tensor(wave: torch.Tensor, rate_in: int, rate_out: int, length: int
     Runs on the CPU and returns a tensor on ``wave``'s device, trimmed or zero-padded
     to ``length`` samples when given.
     """
-    from sonogen.audio.io import resample
-
     out = torch.from_numpy(resample(wave.detach().cpu().numpy(), rate_in, rate_out)).to(wave.device)
     if length is not None:
         if out.shape[-1] >= length:
