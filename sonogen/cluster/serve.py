@@ -29,7 +29,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from sonogen.cluster import require_ray
@@ -38,7 +38,11 @@ require_ray()  # one line, not a traceback, when the extra is missing
 
 from ray import serve  # noqa: E402
 
+from sonogen.server.app import create_app  # noqa: E402
+from sonogen.server.batching import run_inference_batch  # noqa: E402
+from sonogen.server.deps import default_pipeline_factory  # noqa: E402
 from sonogen.server.engine import ClientGone, EngineStats, Job, QueueFull  # noqa: E402
+from sonogen.server.jobs import pipeline_params, width_step  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +101,9 @@ class ModelReplica:
     def __init__(self, config: Any) -> None:
         import torch
 
-        from sonogen.server.app import _default_factory
-
         if config.threads is not None:
             torch.set_num_threads(config.threads)
-        factory = config.pipeline_factory or _default_factory(config)
+        factory = config.pipeline_factory or default_pipeline_factory(config)
         self.pipeline = factory()
         self.replica = _replica_id()
         self.threads = config.threads
@@ -111,8 +113,6 @@ class ModelReplica:
         self._batched.set_max_batch_size(max(1, config.max_batch))  # type: ignore[attr-defined]
 
     def info(self) -> PipelineInfo:
-        from sonogen.server.jobs import pipeline_params, width_step
-
         return PipelineInfo(pipeline_params(self.pipeline), width_step(self.pipeline))
 
     @property
@@ -189,8 +189,6 @@ def _call_one(fn: Callable[[Any], Any], pipeline: Any) -> list[Any]:
 
 
 def _call_batch(pipeline: Any, items: list[Any]) -> list[Any]:
-    from sonogen.server.batching import run_inference_batch
-
     return run_inference_batch(pipeline, items)
 
 
@@ -338,8 +336,6 @@ class ReplicaHeader:
 def build_application(config: Any, settings: RaySettings, *, cluster_gpus: float = 0.0,
                       cluster_cpus: float = 1.0) -> Any:
     """The Serve application (ingress bound to the model deployment) for ``config``."""
-    from sonogen.server import create_app
-
     num_gpus = settings.num_gpus if settings.num_gpus is not None else (1.0 if cluster_gpus > 0 else 0.0)
     if settings.num_cpus is not None:
         num_cpus = settings.num_cpus
@@ -382,14 +378,10 @@ def build_application(config: Any, settings: RaySettings, *, cluster_gpus: float
 
 
 def _ingress_config(config: Any) -> Any:
-    from dataclasses import replace
-
     return replace(config, pipeline_factory=None, load_model=False, engine_factory=RemoteEngine)
 
 
 def _model_config(config: Any) -> Any:
-    from dataclasses import replace
-
     return replace(config, engine_factory=None)
 
 

@@ -13,18 +13,24 @@ run alone with :meth:`SonogenPipeline.interpolate`.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import torch
 
 from sonogen.errors import SonogenError
-
-if TYPE_CHECKING:
-    from sonogen.pipeline.types import InferenceInput, OutputType, SonogenOutput
+from sonogen.pipeline.noise import lerp
+from sonogen.pipeline.seeds import get_mask_image, get_seed_image
+from sonogen.pipeline.types import (
+    InferenceInput,
+    OutputType,
+    SonogenOutput,
+    check_alpha,
+    interpolation_texts,
+)
 
 
 def mixed_strength(request: InferenceInput) -> float:
     """The request's img2img strength: its two ends' ``denoising`` mixed at ``alpha``."""
-    from sonogen.pipeline.noise import lerp
-
     return float(lerp(request.start.denoising, request.end.denoising, request.alpha))
 
 
@@ -51,11 +57,6 @@ def run_inference_batch(
     Raises:
         SonogenError: an ``alpha`` outside [0, 1], steps below 1, an unknown seed image or mask.
     """
-    import torch
-
-    from sonogen.pipeline.pipeline import check_alpha, interpolation_texts
-    from sonogen.pipeline.seeds import get_mask_image, get_seed_image
-
     groups: dict[Hashable, list[int]] = {}
     for i, request in enumerate(requests):
         check_alpha(request.alpha)

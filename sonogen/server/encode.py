@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from sonogen.audio.io import encode_audio
 from sonogen.server.schemas import MEDIA_TYPES
 
 
@@ -66,8 +67,6 @@ def encode_clip(
     image_format: str = "png",
 ) -> EncodedClip:
     """Encode a ``(channels, samples)`` float waveform and its spectrogram picture."""
-    from sonogen.audio.io import encode_audio
-
     wave = np.asarray(wave, dtype=np.float32)
     if wave.ndim == 1:
         wave = wave[None]

@@ -15,11 +15,17 @@ from typing import Any
 
 import numpy as np
 
+from sonogen.audio.io import load_audio
 from sonogen.errors import SonogenError
+from sonogen.pipeline.longform import generate_long
+from sonogen.pipeline.seeds import SEED_IMAGE_IDS, get_mask_image, get_seed_image
+from sonogen.pipeline.types import InferenceInput, PromptInput
 from sonogen.server.batching import batch_key
 from sonogen.server.encode import EncodedClip, encode_output
 from sonogen.server.engine import Job
 from sonogen.server.schemas import GenerateIn, InferenceIn, LongIn, PromptIn, TransformIn
+from sonogen.spectrogram.converter import get_converter
+from sonogen.spectrogram.params import SpectrogramParams
 
 #: Image width step for pipelines that do not say (SD 1.x's 8x VAE).
 WIDTH_STEP = 8
@@ -37,8 +43,6 @@ def pipeline_params(pipe: Any) -> Any:
         value = getattr(pipe, name, None)
         if value is not None and hasattr(value, "width_for_seconds"):
             return value
-    from sonogen.spectrogram.params import SpectrogramParams
-
     return SpectrogramParams()
 
 
@@ -52,8 +56,6 @@ def width_for(pipe: Any, seconds: float | None) -> int:
 
 
 def _prompt_input(p: PromptIn) -> Any:
-    from sonogen.pipeline import PromptInput
-
     return PromptInput(
         prompt=p.prompt,
         seed=p.seed,
@@ -65,8 +67,6 @@ def _prompt_input(p: PromptIn) -> Any:
 
 def inference_job(body: InferenceIn) -> Job:
     """A batchable job for one ``/run_inference/``-style request."""
-    from sonogen.pipeline import InferenceInput
-
     item = InferenceInput(
         start=_prompt_input(body.start),
         end=_prompt_input(body.end),
@@ -87,8 +87,6 @@ def generate_fn(body: GenerateIn) -> Callable[[Any], Any]:
     """The worker callable for ``/v1/generate``."""
 
     def run(pipe: Any) -> Any:
-        from sonogen.pipeline.seeds import get_mask_image, get_seed_image
-
         params = pipeline_params(pipe)
         width = width_for(pipe, body.duration_s)
         init_image = mask_image = None
@@ -128,9 +126,6 @@ def upload_to_image(pipe: Any, data: bytes, offset_s: float, duration_s: float |
     Raises:
         SonogenError: undecodable audio, or nothing left after ``offset_s``.
     """
-    from sonogen.audio.io import load_audio
-    from sonogen.spectrogram.converter import get_converter
-
     params = pipeline_params(pipe)
     wave, rate = load_audio(data, params.sample_rate)
     start = int(round(offset_s * rate))
@@ -174,8 +169,6 @@ class LongPiece:
     @classmethod
     def of(cls, pipe: Any, wave: np.ndarray, rate: int) -> LongPiece:
         """``wave`` at ``rate`` with the spectrogram picture drawn in the pipeline's format."""
-        from sonogen.spectrogram.converter import get_converter
-
         return cls([get_converter(pipeline_params(pipe)).audio_to_image(wave, rate)], [wave], int(rate))
 
 
@@ -183,8 +176,6 @@ def long_fn(body: LongIn) -> Callable[[Any], Any]:
     """The worker callable for ``/v1/long``: ``generate_long`` over equal-length segments."""
 
     def run(pipe: Any) -> LongPiece:
-        from sonogen.pipeline.longform import generate_long
-
         each = body.duration_s / len(body.prompts)
         wave, rate = generate_long(
             pipe,
@@ -203,8 +194,6 @@ def long_fn(body: LongIn) -> Callable[[Any], Any]:
 
 def builtin_image_png(image_id: str) -> bytes:
     """PNG bytes of a built-in seed or mask image (id already validated)."""
-    from sonogen.pipeline.seeds import SEED_IMAGE_IDS, get_mask_image, get_seed_image
-
     image = get_seed_image(image_id) if image_id in SEED_IMAGE_IDS else get_mask_image(image_id)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from sonogen.pipeline.seeds import MASK_IMAGE_IDS, SEED_IMAGE_IDS
+
 MAX_SEED = 2**32 - 1
 MAX_PROMPT_CHARS = 1000
 MAX_STEPS = 100
@@ -39,15 +41,11 @@ CLIP_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def seed_image_ids() -> tuple[str, ...]:
     """The built-in seed image ids (from the pipeline package)."""
-    from sonogen.pipeline.seeds import SEED_IMAGE_IDS
-
     return tuple(SEED_IMAGE_IDS)
 
 
 def mask_image_ids() -> tuple[str, ...]:
     """The built-in mask image ids (from the pipeline package)."""
-    from sonogen.pipeline.seeds import MASK_IMAGE_IDS
-
     return tuple(MASK_IMAGE_IDS)
 
 

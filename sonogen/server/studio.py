@@ -1,8 +1,10 @@
 """The Studio's upload endpoints: image to audio, sample clips, audio-to-audio on a whole song.
 
-``router`` is included by :func:`sonogen.server.app.create_app`. Uploads arrive as
-multipart forms and are bounded by the app's upload limit (:data:`UPLOAD_PATHS`); every
-bad input answers 4xx JSON ``{"detail": "one line"}`` through the app's handlers.
+``router`` is included by :func:`sonogen.server.app.create_app` (after the /v1 routes of
+:mod:`sonogen.server.routes`); like them, it depends on :mod:`sonogen.server.deps` only.
+Uploads arrive as multipart forms and are bounded by the app's upload limit
+(:data:`sonogen.server.deps.UPLOAD_PATHS`); every bad input answers 4xx JSON
+``{"detail": "one line"}`` through the app's handlers.
 Image-to-audio and sample clips need no model (they run in the thread pool even while
 the model loads); the song transform runs on the model worker like the other jobs.
 """
@@ -14,29 +16,31 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from sonogen.audio.io import load_audio
+from sonogen.audio.ops import cut_clip
 from sonogen.errors import SonogenError
-from sonogen.server.app import (
+from sonogen.pipeline.longform import transform_long
+from sonogen.server.deps import (
     AudioUpload,
-    ServerConfig,
+    ConfigDep,
+    EngineDep,
     clip_response,
-    get_config,
-    get_engine,
     read_upload,
     run_job,
 )
 from sonogen.server.encode import EncodedClip, encode_clip
-from sonogen.server.engine import Engine, Job
+from sonogen.server.engine import Job
 from sonogen.server.jobs import LongPiece, encode_first
 from sonogen.server.schemas import CLIP_RESPONSES, MAX_SEED, ClipOut, TransformSongIn
+from sonogen.spectrogram.converter import get_converter
+from sonogen.spectrogram.params import DEFAULT_MAX_VALUE, ExifTag, SpectrogramParams
 
-#: Endpoints that take file uploads (the app's larger body limit applies to them).
-UPLOAD_PATHS = frozenset({"/v1/transform", "/v1/transform-song", "/v1/image-to-audio", "/v1/sample-clips"})
 #: Most clips one /v1/sample-clips call returns.
 MAX_CLIPS = 16
 #: Tallest picture /v1/image-to-audio accepts (taller ones are surely not spectrograms).
@@ -75,10 +79,6 @@ class SampleClipsOut(BaseModel):
     clips: list[SampleClipOut]
 
 
-ConfigDep = Annotated[ServerConfig, Depends(get_config)]
-EngineDep = Annotated[Engine, Depends(get_engine)]
-
-
 # --------------------------------------------------------------------------- image -> audio
 @dataclass
 class Picture:
@@ -99,8 +99,6 @@ def read_picture(data: bytes, max_width: int) -> Picture:
         SonogenError: not an image, or too wide/tall.
     """
     from PIL import Image
-
-    from sonogen.spectrogram.params import DEFAULT_MAX_VALUE, ExifTag, SpectrogramParams
 
     try:
         with Image.open(io.BytesIO(data)) as handle:
@@ -141,8 +139,6 @@ def read_picture(data: bytes, max_width: int) -> Picture:
 
 def picture_to_clip(data: bytes, max_width: int, audio_format: str) -> tuple[EncodedClip, Picture]:
     """Decode, reconstruct the sound and encode it with the picture as read (PNG)."""
-    from sonogen.spectrogram.converter import get_converter
-
     picture = read_picture(data, max_width)
     wave, rate = get_converter().image_to_audio(picture.image)
     return encode_clip(wave, rate, picture.image, audio_format, "png"), picture
@@ -159,8 +155,6 @@ async def image_to_audio(
     format: AudioFormatForm = "flac",
     response: ResponseForm = "audio",
 ) -> Response:
-    from sonogen.spectrogram.params import SpectrogramParams
-
     data = await read_upload(image, "image")
     max_width = SpectrogramParams().width_for_seconds(config.max_long_s)
     clip, picture = await run_in_threadpool(picture_to_clip, data, max_width, format)
@@ -214,10 +208,6 @@ def sample_clips(
     data: bytes, seconds: float, count: int | None, hop_s: float | None, starts: list[float] | None,
     seed: int, audio_format: str, max_long_s: float,
 ) -> SampleClipsOut:
-    from sonogen.audio.io import load_audio
-    from sonogen.audio.ops import cut_clip
-    from sonogen.spectrogram.converter import get_converter
-
     converter = get_converter()
     wave, rate = load_audio(data, converter.params.sample_rate)
     total = wave.shape[1] / rate
@@ -267,8 +257,6 @@ def song_fn(wave: np.ndarray, rate: int, options: dict[str, Any]) -> Any:
     """The worker callable for ``/v1/transform-song``."""
 
     def run(pipe: Any) -> LongPiece:
-        from sonogen.pipeline.longform import transform_long
-
         out, out_rate = transform_long(pipe, wave, rate, progress=False, **options)
         return LongPiece.of(pipe, out, out_rate)
 
@@ -276,8 +264,6 @@ def song_fn(wave: np.ndarray, rate: int, options: dict[str, Any]) -> Any:
 
 
 def _decode_song(data: bytes, max_s: float) -> tuple[np.ndarray, int]:
-    from sonogen.audio.io import load_audio
-
     wave, rate = load_audio(data)
     total = wave.shape[1] / rate
     if total > max_s:
