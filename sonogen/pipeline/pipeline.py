@@ -25,6 +25,7 @@ from diffusers.pipelines.pipeline_utils import DiffusionPipeline
 from PIL import Image
 
 from sonogen.errors import SonogenError
+from sonogen.models.autoencoder import latent_factors
 from sonogen.pipeline.model_files import SAMPLING_CONFIG, SPECTROGRAM_CONFIG
 from sonogen.pipeline.noise import lerp, seeded_noise, slerp
 from sonogen.pipeline.prompts import chunks_needed, encode_prompts, token_layout
@@ -166,9 +167,15 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
 
     # ------------------------------------------------------------------ config
     @property
+    def latent_factors(self) -> tuple[int, int]:
+        """Pixels per latent cell ``(mel rows, time columns)``: ``(8, 8)`` for SD 1.x; a
+        :class:`~sonogen.models.autoencoder.SpectrogramAutoencoder` compresses time harder."""
+        return latent_factors(self.vae)
+
+    @property
     def vae_scale_factor(self) -> int:
-        """Pixels per latent cell along each axis (8 for SD 1.x)."""
-        return 2 ** (len(self.vae.config.block_out_channels) - 1)
+        """Pixels per latent column, the step that clip widths are rounded to (8 for SD 1.x)."""
+        return self.latent_factors[1]
 
     @property
     def latent_channels(self) -> int:
@@ -311,16 +318,16 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
         )
 
     def noise(self, seeds: Sequence[int], width: int, height: int | None = None) -> torch.Tensor:
-        """Initial latent noise ``(len(seeds), C, height / 8, width / 8)`` from :func:`seeded_noise`."""
+        """Initial latent noise ``(len(seeds), C, height / fh, width / fw)`` from :func:`seeded_noise`."""
         width, height = self._check_size(width, height)
-        f = self.vae_scale_factor
-        shape = (self.latent_channels, height // f, width // f)
+        fh, fw = self.latent_factors
+        shape = (self.latent_channels, height // fh, width // fw)
         return seeded_noise(shape, seeds, self.device, self.unet.dtype)
 
     def _check_size(self, width: int, height: int | None) -> tuple[int, int]:
         height = self.spectrogram_params.num_frequencies if height is None else height
-        f = self.vae_scale_factor
-        for name, value in (("width", width), ("height", height)):
+        fh, fw = self.latent_factors
+        for name, value, f in (("width", width, fw), ("height", height, fh)):
             if value < f or value % f:
                 raise SonogenError(f"{name} must be a positive multiple of {f} pixels, got {value}")
         if height != self.spectrogram_params.num_frequencies:
@@ -459,8 +466,8 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
         if num_inference_steps is None:
             num_inference_steps = self.default_steps
         batch = noise.shape[0]
-        f = self.vae_scale_factor
-        width, height = noise.shape[-1] * f, noise.shape[-2] * f
+        fh, fw = self.latent_factors
+        width, height = noise.shape[-1] * fw, noise.shape[-2] * fh
         if mask_image is not None and init_image is None:
             raise SonogenError("a mask needs an image to keep parts of (init_image / seed image)")
         # latents and the scheduler's arithmetic stay float32; the networks run in their dtype
