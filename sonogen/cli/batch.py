@@ -29,7 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sonogen.cli.common import save_image_atomic
 from sonogen.errors import SonogenError
+
+# `sonogen generate` imports this module while parsing its arguments, so the audio,
+# spectrogram and pipeline modules (numpy, torch) are imported inside the functions, for a
+# quick start (tests/cli/test_cold_start.py checks what parsing imports).
 
 #: Most entries one file may hold (a typo'd file should not queue a day of work).
 MAX_ENTRIES = 10_000
@@ -322,7 +327,6 @@ def run_batch(args: argparse.Namespace, load: Any, max_single_s: float) -> int:
     from tqdm import tqdm
 
     from sonogen.audio.io import save_audio
-    from sonogen.cli.common import save_image_atomic
 
     source, outdir_text = args.batch
     plan = read_batch(source, args)

@@ -12,7 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from sonogen.errors import SonogenError
-from sonogen.utils import DTYPES
+from sonogen.utils import DTYPES, atomic_path
+
+# Every command module imports this one while `sonogen` parses its arguments, so the
+# spectrogram modules (torch) are imported inside the functions, for a quick start
+# (tests/cli/test_cold_start.py checks what parsing imports).
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
 
@@ -61,7 +65,6 @@ def check_image_path(path: str) -> None:
 def save_image_atomic(image: Any, path: str) -> None:
     """Save a spectrogram image (EXIF included) without leaving partial files."""
     from sonogen.spectrogram.image import save_image
-    from sonogen.utils import atomic_path
 
     check_image_path(path)
     fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}[Path(path).suffix.lower()]

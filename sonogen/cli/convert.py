@@ -16,6 +16,11 @@ from sonogen.cli.common import (
     save_image_atomic,
 )
 from sonogen.errors import SonogenError
+from sonogen.utils import map_jobs
+
+# `sonogen` imports this module while parsing its arguments, so the audio and spectrogram
+# modules (numpy, soundfile, torch) are imported inside the handlers, for a quick start
+# (tests/cli/test_cold_start.py checks what parsing imports).
 
 #: Images at least this wide (about 20 s at the v1 hop) show a progress bar while their phase is recovered.
 LONG_PIECE_COLUMNS = 2048
@@ -227,7 +232,6 @@ def cmd_audio_to_images(args: argparse.Namespace) -> int:
     why they resume differently.
     """
     from sonogen.audio.io import AUDIO_EXTENSIONS
-    from sonogen.utils import map_jobs
 
     root = Path(args.audio_dir)
     if not root.is_dir():

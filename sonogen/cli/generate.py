@@ -18,9 +18,14 @@ from sonogen.argtypes import (
     positive_int,
     unit_float,
 )
-from sonogen.cli.common import add_speed_options
+from sonogen.cli.batch import run_batch
+from sonogen.cli.common import add_speed_options, check_image_path, save_image_atomic
 from sonogen.errors import SonogenError
 from sonogen.utils import torch_dtype
+
+# `sonogen` imports this module while parsing its arguments, so the audio, spectrogram and
+# pipeline modules (numpy, torch, diffusers) are imported inside the handlers, for a quick
+# start (tests/cli/test_cold_start.py checks what parsing imports).
 
 #: Longest clip drawn as one image; longer pieces are made by continuation.
 MAX_SINGLE_SECONDS = 10.24
@@ -102,7 +107,6 @@ def register(subparsers: Any) -> None:
 def _check_outputs(args: argparse.Namespace) -> None:
     """Fail on bad output paths before any model is loaded."""
     from sonogen.audio.io import format_for
-    from sonogen.cli.common import check_image_path
 
     format_for(args.output)
     if args.image:
@@ -133,7 +137,6 @@ def _load_input_audio(path: str) -> tuple[Any, int]:
 
 def _write(args: argparse.Namespace, wave: Any, rate: int, image: Any = None) -> None:
     from sonogen.audio.io import save_audio
-    from sonogen.cli.common import save_image_atomic
 
     save_audio(args.output, wave, rate)
     if args.image and image is not None:
@@ -176,8 +179,6 @@ def _sampling(args: argparse.Namespace) -> dict[str, Any]:
 # ---------------------------------------------------------------------- commands
 def cmd_generate(args: argparse.Namespace) -> int:
     if args.batch:
-        from sonogen.cli.batch import run_batch
-
         if args.prompt or args.output or args.image or args.loop:
             raise SonogenError("--batch takes its prompts and outputs from the file: drop PROMPT, -o, --image, --loop")
         if args.guidance is not None and args.guidance < 0:

@@ -6,9 +6,16 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from sonogen import models
 from sonogen.argtypes import port, positive_int, replica_range
 from sonogen.cli.common import add_speed_options
+from sonogen.cluster import connect, require_ray
 from sonogen.errors import SonogenError
+from sonogen.utils import torch_dtype
+
+# `sonogen` imports this module while parsing its arguments, so the pipeline, server and
+# Ray modules (torch, diffusers, fastapi, ray) are imported inside the handlers, for a
+# quick start (tests/cli/test_cold_start.py checks what parsing imports).
 
 
 def register(subparsers: Any) -> None:
@@ -142,10 +149,9 @@ def step_cap(max_steps: int | None, checkpoint: str | None, packaged: Path | Non
     """
     if max_steps is not None or checkpoint is not None:
         return max_steps
-    from sonogen.models import default_checkpoint_path
-    from sonogen.pipeline.loading import read_sampling_defaults
+    from sonogen.pipeline.model_files import read_sampling_defaults
 
-    folder = default_checkpoint_path(packaged)
+    folder = models.default_checkpoint_path(packaged)
     if folder is None:
         return None
     steps = read_sampling_defaults(folder).get("num_inference_steps")
@@ -156,13 +162,11 @@ def _serve_ray(args: argparse.Namespace) -> int:
     """Deploy on Ray Serve and wait until interrupted (the app is deleted on the way out)."""
     import time
 
-    from sonogen.cluster import connect, require_ray
-
     require_ray()
     if args.replica_cpus is not None and args.replica_cpus <= 0:
         raise SonogenError("--replica-cpus must be positive")
     from sonogen.cluster.serve import APP_NAME, RaySettings, build_application
-    from sonogen.pipeline.loading import looks_like_path
+    from sonogen.pipeline.model_files import looks_like_path
 
     local = args.checkpoint and args.address is None and looks_like_path(args.checkpoint)
     if local and not Path(args.checkpoint).expanduser().exists():
@@ -201,7 +205,6 @@ def _serve_ray(args: argparse.Namespace) -> int:
 
 def _load_for_serving(args: argparse.Namespace) -> Any:
     from sonogen.pipeline import load_pipeline
-    from sonogen.utils import torch_dtype
 
     return load_pipeline(
         args.checkpoint, device=args.device, dtype=torch_dtype(args.dtype), scheduler=args.scheduler, lora=args.lora,

@@ -22,7 +22,13 @@ __all__ = ["InferenceInput", "OutputType", "PromptInput", "SonogenOutput", "Sono
 
 
 def __getattr__(name: str) -> Any:
-    """Import the torch/diffusers-heavy parts on first use."""
+    """Import the diffusers/transformers-heavy parts on first use.
+
+    Kept lazy for start-up time: importing any module of this package runs this file, and
+    :mod:`~sonogen.pipeline.pipeline` (diffusers and transformers) takes about 5 s longer to
+    import than the light modules (types, seeds, noise, longform, bpe) that the server's
+    HTTP side, a Ray ingress and the tokenizer trainer import without ever loading a model.
+    """
     if name == "SonogenPipeline":
         from sonogen.pipeline.pipeline import SonogenPipeline
 

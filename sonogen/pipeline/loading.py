@@ -34,7 +34,7 @@ import torch
 from sonogen import models
 from sonogen.errors import SonogenError
 from sonogen.pipeline.lora import apply_lora
-from sonogen.pipeline.model_files import read_sampling_defaults, read_spectrogram_params
+from sonogen.pipeline.model_files import looks_like_path, read_sampling_defaults, read_spectrogram_params
 from sonogen.pipeline.pipeline import SonogenPipeline
 from sonogen.pipeline.single_file import load_single_file
 from sonogen.spectrogram.params import SpectrogramParams
@@ -197,16 +197,6 @@ def default_checkpoint() -> Path:
             f"about 4 GB: fetch it once with `hf download {DEFAULT_CHECKPOINT}`)"
         )
     return embedded
-
-
-def looks_like_path(name: str) -> bool:
-    """True for names that can only be file paths (a Hub id is ``owner/name`` or ``name``)."""
-    return (
-        name.startswith((".", "/", "~"))
-        or name.count("/") > 1
-        or "\\" in name
-        or name.lower().endswith((".safetensors", ".ckpt", ".bin", ".json", ".pt"))
-    )
 
 
 def _load_folder(

@@ -1,6 +1,7 @@
-"""sonogen's own files in a checkpoint: the spectrogram format and the sampling settings.
+"""What a checkpoint says without loading it: its name's kind and sonogen's own files in it.
 
-A checkpoint folder may hold, beside the diffusers parts:
+:func:`looks_like_path` tells a file path from a Hub id. A checkpoint folder may hold,
+beside the diffusers parts:
 
 * ``spectrogram.json`` (:data:`SPECTROGRAM_CONFIG`): the :class:`SpectrogramParams` fields
   its images use (absent: the Riffusion v1 format). A single ``.safetensors`` file keeps
@@ -12,7 +13,8 @@ A checkpoint folder may hold, beside the diffusers parts:
 :meth:`SonogenPipeline.save_pretrained <sonogen.pipeline.pipeline.SonogenPipeline.save_pretrained>`
 writes them; the readers here are shared by the loaders (:mod:`sonogen.pipeline.loading`,
 :mod:`sonogen.pipeline.single_file`) and by ``sonogen serve``, which reads the packaged
-model's steps without loading it.
+model's steps and checks a local ``--checkpoint`` before any model is loaded. Nothing
+here imports diffusers or transformers.
 """
 
 from __future__ import annotations
@@ -29,6 +31,16 @@ SPECTROGRAM_CONFIG = "spectrogram.json"
 #: File in a checkpoint folder holding its recommended sampling settings
 #: (``num_inference_steps``, ``guidance_scale``), used when a caller gives none.
 SAMPLING_CONFIG = "sampling.json"
+
+
+def looks_like_path(name: str) -> bool:
+    """True for names that can only be file paths (a Hub id is ``owner/name`` or ``name``)."""
+    return (
+        name.startswith((".", "/", "~"))
+        or name.count("/") > 1
+        or "\\" in name
+        or name.lower().endswith((".safetensors", ".ckpt", ".bin", ".json", ".pt"))
+    )
 
 
 def read_spectrogram_params(folder: Path) -> SpectrogramParams:
