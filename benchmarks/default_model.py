@@ -1,4 +1,4 @@
-"""Figures of the embedded default model (issue 10): prompt adherence, realism, a picture.
+"""Figures of the embedded default model: prompt adherence, realism, a picture.
 
 * **adherence**: a style classifier (multinomial logistic regression on spectrogram
   statistics) is trained on held-out *rendered* clips only (``--train-per-style`` per

@@ -1,4 +1,4 @@
-"""Speed of the embedded default model on the CPU (issue 10): prompt to MP3, warm and cold.
+"""Speed of the embedded default model on the CPU: prompt to MP3, warm and cold.
 
 * **warm**: one process, torch on ``--threads`` threads, the model loaded once and one
   clip generated to warm up; then ``--repeats`` clips of 5.12 s, each timed from the

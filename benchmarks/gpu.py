@@ -1,4 +1,4 @@
-"""GPU speed of one Riffusion-style request, full SD 1.5 size (issue 7), in one call.
+"""GPU speed of one Riffusion-style request, full SD 1.5 size, in one call.
 
 What it measures (all in one run, printed as markdown tables):
 
@@ -35,28 +35,16 @@ CPU smoke test (tiny random components, a few steps; this is what the test runs)
 
     python benchmarks/gpu.py --tiny --steps 2 --device cpu
 
-On a GPU machine (the device tool of this workplace; diffusers, soundfile, soxr are not
-installed there and nothing can be downloaded, so carry their wheels). Here, in the
-repository root, once::
+On a machine with a CUDA GPU and sonogen installed::
 
-    echo /.whl/ >> .git/info/exclude
-    python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \\
-        --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \\
-        --platform manylinux2014_x86_64 -d .whl \\
-        diffusers==0.42.1 soundfile==0.14.0 soxr==1.1.0 tinysoundfont==0.3.7
-    # (tinysoundfont only for scripts/train_default_model.py; copy a GM .sf2 such as
-    # /usr/share/sounds/sf2/TimGM6mb.sf2 into .whl/ too and pass --soundfont .whl/TimGM6mb.sf2.)
-    # diffusers is a py3-none-any wheel; soundfile's manylinux wheel bundles libsndfile
-    # with MP3 support. Everything else (torch, transformers, numpy, pillow, tqdm,
-    # safetensors, huggingface_hub, accelerate) is already in that image.
+    nvidia-smi --query-gpu=name,driver_version --format=csv
+    PYTHONUNBUFFERED=1 python3 benchmarks/gpu.py --device cuda --compile --json gpu.json 2>&1 | tee gpu.md
 
-then one device call (``run`` with ``carry: [".whl"]``, ``timeout_s: 600``)::
-
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \\
-        --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD || exit; \\
-    nvidia-smi --query-gpu=name,driver_version --format=csv; \\
-    PYTHONUNBUFFERED=1 python3 benchmarks/gpu.py --device cuda --compile \\
-        --json $OUT/gpu.json 2>&1 | tee $OUT/gpu.md
+The benchmark builds its own random-weight components and downloads nothing. A GPU
+machine without network access can be given the packages it lacks as wheels fetched
+elsewhere (``pip download --only-binary=:all:`` with that machine's ``--python-version``
+and ``--platform``) and installed there with ``pip install --no-index``; soundfile's
+manylinux wheel bundles libsndfile with MP3 support.
 
 Record the printed tables with the GPU name, date and the versions line in
 ``benchmarks/RESULTS.md``.

@@ -1,4 +1,4 @@
-"""Image-only VAE ceiling of training-state VAEs (issue 10): how much style survives encode + decode.
+"""Image-only VAE ceiling of training-state VAEs: how much style survives encode + decode.
 
 Fits the style classifier of ``benchmarks/default_model.py`` on 25 held-out rendered images
 per style, then for each VAE state file encodes and decodes the last ``--per-style``

@@ -49,8 +49,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
 
 #: Commands whose process ends as soon as they return, without the interpreter's teardown:
 #: their outputs are written and closed by then and they start no helper processes or
-#: servers, so nothing is lost; the teardown of torch, diffusers and transformers costs
-#: about 1.5 s on two CPU cores (issue 10: a cold ``sonogen generate``).
+#: servers, so nothing is lost, and a one-shot ``sonogen generate`` does not wait for the
+#: teardown of torch, diffusers and transformers (over a second on a CPU).
 QUICK_EXIT: frozenset[str] = frozenset(
     {"generate", "transform", "interpolate", "extend", "audio-to-image", "image-to-audio", "info", "roundtrip",
      "sample-clips"}

@@ -143,8 +143,8 @@ def step_cap(max_steps: int | None, checkpoint: str | None, packaged: Path | Non
     """The most denoising steps a served clip may take.
 
     ``--max-steps`` when given; else, for the packaged default model (no ``--checkpoint``),
-    the steps of its ``sampling.json`` (20): it runs in real time on two CPU cores only at
-    its own steps, and the original web app always asks for 50. Other checkpoints: no cap.
+    the steps its ``sampling.json`` recommends (20), at which it keeps up with real time on
+    a CPU; the original web app always asks for 50. Other checkpoints: no cap.
     ``packaged`` is the default model's folder (tests pass their own).
     """
     if max_steps is not None or checkpoint is not None:

@@ -34,7 +34,11 @@ import torch
 from sonogen import models
 from sonogen.errors import SonogenError
 from sonogen.pipeline.lora import apply_lora
-from sonogen.pipeline.model_files import looks_like_path, read_sampling_defaults, read_spectrogram_params
+from sonogen.pipeline.model_files import (
+    looks_like_path,
+    read_sampling_defaults,
+    read_spectrogram_params,
+)
 from sonogen.pipeline.pipeline import SonogenPipeline
 from sonogen.pipeline.single_file import load_single_file
 from sonogen.spectrogram.params import SpectrogramParams
@@ -57,6 +61,8 @@ DEFAULT_CLASSES = {
 }
 #: Libraries a ``model_index.json`` may name a part's class from.
 LIBRARIES = ("diffusers", "transformers")
+#: sonogen's own part classes a ``model_index.json`` may name, as ``(module, class)``.
+SONOGEN_CLASSES = (("sonogen.models.autoencoder", "SpectrogramAutoencoder"),)
 #: Scheduler names accepted by :func:`load_pipeline` (None/"default": the checkpoint's own).
 SCHEDULERS = ("default", "pndm", "dpm", "ddim")
 SINGLE_FILE_SUFFIXES = (".safetensors",)
@@ -267,10 +273,10 @@ def _component_class(folder: Path, index: Any, part: str) -> tuple[str, str]:
     entry = index.get(part) if isinstance(index, dict) else None
     if isinstance(entry, (list, tuple)) and len(entry) == 2 and all(isinstance(x, str) for x in entry):
         library, name = entry
-        if library not in LIBRARIES:
+        if library not in LIBRARIES and (library, name) not in SONOGEN_CLASSES:
             raise SonogenError(
                 f"{folder / 'model_index.json'}: {part} is a {library}.{name}; sonogen loads parts from "
-                f"{' or '.join(LIBRARIES)} only"
+                f"{' or '.join(LIBRARIES)} and its own {', '.join(c for _, c in SONOGEN_CLASSES)} only"
             )
         return library, name
     if part == "scheduler":

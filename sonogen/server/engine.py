@@ -90,8 +90,8 @@ class Engine:
         pipeline: a ``SonogenPipeline``.
         queue_size: most jobs waiting (not counting the ones running); at least 1.
         max_batch: most batchable jobs run together; 1 disables batching.
-        threads: torch intra-op threads of the worker (None: torch's default). On a
-            shared CPU box 1 is often much faster than oversubscribing the cores.
+        threads: torch intra-op threads of the worker (None: torch's default). When other
+            processes share the CPU, 1 is often much faster than oversubscribing the cores.
         run_batch: ``run_batch(pipeline, items) -> results`` (one per item, in order)
             answers a batch of batchable jobs; default
             :func:`~sonogen.server.batching.run_inference_batch`.

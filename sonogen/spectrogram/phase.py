@@ -74,8 +74,8 @@ def pghi_phase(magnitude: torch.Tensor, n_fft: int, hop_length: int, win_length:
     the frequency slope of the log magnitude: a partial between two bins pulls both
     towards its true frequency. The advance is integrated along frames (trapezoid
     rule), which places every partial coherently in time. (Integrating along
-    frequency as well, from a fixed bin, made results worse in our trials without the
-    full heap-ordered integration, so it is left out.)
+    frequency as well, from a fixed bin, is left out: without the full heap-ordered
+    integration it gives worse reconstructions.)
 
     Args:
         magnitude: shape ``(channels, bins, frames)``, ``bins = n_fft // 2 + 1``.

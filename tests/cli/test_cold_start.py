@@ -1,4 +1,4 @@
-"""A run imports only what its command needs (issue 10: cold start).
+"""A run imports only what its command needs, so a cold start stays quick.
 
 ``sonogen --help`` imports no command module and nothing heavy; ``sonogen generate ...``
 imports the generation commands' module alone. Checked in a fresh interpreter through

@@ -35,7 +35,7 @@ def served(local_ray: Any) -> Iterator[str]:
     config = ServerConfig(
         pipeline_factory=functools.partial(build_tiny_pipeline, seed=0), threads=1, queue_size=8, max_batch=4
     )
-    for attempt in range(2):  # on the loaded 2-core box Serve's controller may kill a slow-starting proxy once
+    for attempt in range(2):  # on a loaded machine Serve's controller may kill a slow-starting proxy once
         port = free_port()
         try:
             serve.start(http_options={"host": "127.0.0.1", "port": port})

@@ -21,8 +21,8 @@ from sonogen.server.batching import run_inference_batch
 def tiny_pipe() -> Iterator[Any]:
     """The tiny random pipeline (built once; its weights are fixed by seed 0).
 
-    Torch runs single-threaded meanwhile: on the shared 2-core box, intra-op threads
-    fighting other processes made each tiny call ~50x slower.
+    Torch runs single-threaded meanwhile: when other processes share the CPU, intra-op
+    threads fighting them can make each tiny call many times slower.
     """
     import torch
 

@@ -23,7 +23,7 @@ def test_serve_options_and_defaults() -> None:
 
 def test_packaged_model_is_served_at_its_own_steps(tmp_path: Path) -> None:
     """No --checkpoint: clips are capped at the packaged model's sampling.json steps (the
-    original app asks for 50, which two CPU cores cannot draw in real time); --max-steps
+    original app asks for 50, more than a CPU draws in real time); --max-steps
     wins, and another checkpoint is not capped."""
     import json
 
