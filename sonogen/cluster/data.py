@@ -16,11 +16,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sonogen.cluster import connect
+from sonogen.data.dataset import _process_file
 
 
 def _convert_row(row: dict[str, Any]) -> dict[str, Any]:
-    from sonogen.data.dataset import _process_file
-
     job = tuple(json.loads(row["job"]))
     return {"result": json.dumps(_process_file(job))}  # type: ignore[arg-type]
 
