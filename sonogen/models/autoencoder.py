@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from diffusers.configuration_utils import ConfigMixin, register_to_config
@@ -187,12 +188,12 @@ class SpectrogramAutoencoder(ModelMixin, ConfigMixin):  # type: ignore[misc]
     def latent_factors(self) -> tuple[int, int]:
         """Pixels per latent cell: ``(mel rows, time columns)``."""
         fh = fw = 1
-        for sh, sw in self.config.strides:
+        for sh, sw in self.config["strides"]:
             fh, fw = fh * int(sh), fw * int(sw)
         return fh, fw
 
     def _to_model(self, pixels: torch.Tensor) -> torch.Tensor:
-        if self.config.in_channels == 1 and pixels.shape[1] != 1:
+        if self.config["in_channels"] == 1 and pixels.shape[1] != 1:
             return pixels.mean(dim=1, keepdim=True)
         return pixels
 
@@ -203,8 +204,9 @@ class SpectrogramAutoencoder(ModelMixin, ConfigMixin):  # type: ignore[misc]
     def decode(self, latents: torch.Tensor, return_dict: bool = True) -> DecoderOutput:
         """Latents ``(B, C, h, w)`` (unscaled) -> pixels ``(B, image_channels, h * fh, w * fw)``."""
         out = self.decoder(latents)
-        if out.shape[1] != self.config.image_channels:
-            out = out.expand(-1, int(self.config.image_channels), -1, -1)
+        channels = int(self.config["image_channels"])
+        if out.shape[1] != channels:
+            out = out.expand(-1, channels, -1, -1)
         return DecoderOutput(out)
 
     def forward(self, pixels: torch.Tensor, sample_posterior: bool = True) -> DecoderOutput:
@@ -217,5 +219,6 @@ def latent_factors(vae: nn.Module) -> tuple[int, int]:
     factors = getattr(vae, "latent_factors", None)
     if factors is not None:
         return int(factors[0]), int(factors[1])
-    f = 2 ** (len(vae.config.block_out_channels) - 1)  # type: ignore[union-attr]
+    config: Any = vae.config
+    f = 2 ** (len(config.block_out_channels) - 1)
     return f, f

@@ -22,6 +22,19 @@ def image_to_pixels(image: Image.Image) -> torch.Tensor:
     return torch.from_numpy(array).permute(2, 0, 1).div(127.5).sub(1.0)
 
 
+def crop_bands(pixels: torch.Tensor, height: int, rng: torch.Generator | None = None) -> torch.Tensor:
+    """``height`` neighbouring mel rows of ``(3, H, W)`` pixels at a random offset.
+
+    Only for training a fully convolutional autoencoder on patches: a diffusion model
+    always sees every band, since a band's position is its pitch.
+    """
+    total = pixels.shape[-2]
+    if total <= height:
+        return pixels
+    offset = int(torch.randint(0, total - height + 1, (1,), generator=rng).item())
+    return pixels[..., offset:offset + height, :]
+
+
 def crop_time(pixels: torch.Tensor, width: int, offset: int | None, rng: torch.Generator | None = None) -> torch.Tensor:
     """``width`` columns of ``(3, H, W)`` pixels starting at ``offset`` (random when None).
 
@@ -43,12 +56,15 @@ class SpectrogramImages(torch.utils.data.Dataset):  # type: ignore[type-arg]
         rows: from :func:`sonogen.data.dataset.read_dataset`.
         width: crop width in pixels (a multiple of 8).
         random_crop: random time offset per item; False crops from the start.
+        height: when given, a random crop of this many mel rows (autoencoder patches).
     """
 
-    def __init__(self, rows: list[dict[str, Any]], width: int, random_crop: bool = True) -> None:
+    def __init__(self, rows: list[dict[str, Any]], width: int, random_crop: bool = True,
+                 height: int | None = None) -> None:
         self.rows = rows
         self.width = width
         self.random_crop = random_crop
+        self.height = height
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -61,12 +77,16 @@ class SpectrogramImages(torch.utils.data.Dataset):  # type: ignore[type-arg]
         except Exception as exc:
             raise SonogenError(f"cannot read dataset image {row['path']}: {exc}") from None
         offset = None if self.random_crop else 0
-        return {"pixels": crop_time(pixels, self.width, offset), "text": row["text"]}
+        pixels = crop_time(pixels, self.width, offset)
+        if self.height is not None:
+            pixels = crop_bands(pixels, self.height)
+        return {"pixels": pixels, "text": row["text"], "index": index}
 
 
 def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stack pixels ``(B, 3, H, W)`` and list the texts."""
-    return {"pixels": torch.stack([i["pixels"] for i in items]), "text": [i["text"] for i in items]}
+    """Stack pixels ``(B, 3, H, W)`` and list the texts and row indices."""
+    return {"pixels": torch.stack([i["pixels"] for i in items]), "text": [i["text"] for i in items],
+            "index": [i["index"] for i in items]}
 
 
 def inspect_images(rows: list[dict[str, Any]], sample: int = 16) -> tuple[Any, int, int]:

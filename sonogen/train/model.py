@@ -7,8 +7,11 @@ A base checkpoint is read by the one loader generation uses
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from sonogen.errors import SonogenError
 from sonogen.pipeline.loading import PARTS as COMPONENTS
@@ -45,7 +48,25 @@ def _check_bands(params: Any, bands: int | None) -> None:
 
 
 def build_vae(cfg: dict[str, Any]) -> Any:
-    """A new ``AutoencoderKL`` from the ``vae`` section of ``model.json``."""
+    """A new autoencoder from the ``vae`` section of ``model.json``.
+
+    ``type`` ``"autoencoder_kl"`` builds diffusers' ``AutoencoderKL`` (a square
+    ``2 ** (levels - 1)`` downsampling); ``"spectrogram"`` builds
+    :class:`~sonogen.models.autoencoder.SpectrogramAutoencoder` with its ``[mel, time]``
+    strides (mono, no attention).
+    """
+    if cfg.get("type", "autoencoder_kl") == "spectrogram":
+        from sonogen.models.autoencoder import SpectrogramAutoencoder
+
+        return SpectrogramAutoencoder(
+            block_out_channels=tuple(cfg["block_out_channels"]),
+            decoder_block_out_channels=tuple(cfg["decoder_block_out_channels"] or cfg["block_out_channels"]),
+            strides=tuple(tuple(int(v) for v in s) for s in cfg["strides"]),
+            layers_per_block=int(cfg["layers_per_block"]),
+            latent_channels=int(cfg["latent_channels"]),
+            norm_num_groups=int(cfg["norm_num_groups"]),
+            scaling_factor=1.0,  # measured after the autoencoder stage
+        )
     from diffusers import AutoencoderKL
 
     levels = len(cfg["block_out_channels"])
@@ -58,19 +79,47 @@ def build_vae(cfg: dict[str, Any]) -> Any:
         layers_per_block=int(cfg["layers_per_block"]),
         latent_channels=int(cfg["latent_channels"]),
         norm_num_groups=int(cfg["norm_num_groups"]),
-        scaling_factor=1.0,  # measured after stage 1
+        scaling_factor=1.0,  # measured after the autoencoder stage
     )
 
 
-def build_unet(cfg: dict[str, Any], latent_channels: int, cross_attention_dim: int, sample_size: int) -> Any:
-    """A new ``UNet2DConditionModel``: a plain first level, cross-attention in the deeper ones."""
+def load_vae_folder(folder: str | Path) -> Any:
+    """A saved autoencoder (``config.json`` + safetensors) of either kind, float32, eval mode."""
+    from diffusers import AutoencoderKL
+
+    from sonogen.models.autoencoder import SpectrogramAutoencoder
+
+    config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+    cls = SpectrogramAutoencoder if config.get("_class_name") == "SpectrogramAutoencoder" else AutoencoderKL
+    return cls.from_pretrained(str(folder), torch_dtype=torch.float32).eval()
+
+
+def vae_factors(cfg: dict[str, Any]) -> tuple[int, int]:
+    """``(mel, time)`` pixels per latent cell of the ``vae`` section's autoencoder."""
+    if cfg.get("type", "autoencoder_kl") == "spectrogram":
+        fh = fw = 1
+        for sh, sw in cfg["strides"]:
+            fh, fw = fh * int(sh), fw * int(sw)
+        return fh, fw
+    f = 2 ** (len(cfg["block_out_channels"]) - 1)
+    return f, f
+
+
+def build_unet(cfg: dict[str, Any], latent_channels: int, cross_attention_dim: int,
+               sample_size: int | tuple[int, int]) -> Any:
+    """A new ``UNet2DConditionModel``: a plain first level, cross-attention in the deeper ones.
+
+    ``sample_size`` is the latent grid ``(rows, columns)`` of a whole image (or one side
+    when square); the UNet itself runs on any size its levels divide.
+    """
     from diffusers import UNet2DConditionModel
 
     levels = len(cfg["block_out_channels"])
     down = ("DownBlock2D",) + ("CrossAttnDownBlock2D",) * (levels - 1)
     up = ("CrossAttnUpBlock2D",) * (levels - 1) + ("UpBlock2D",)
+    size = sample_size if isinstance(sample_size, int) or sample_size[0] != sample_size[1] else sample_size[0]
     return UNet2DConditionModel(
-        sample_size=sample_size,
+        sample_size=size,
         in_channels=latent_channels,
         out_channels=latent_channels,
         layers_per_block=int(cfg["layers_per_block"]),
@@ -103,8 +152,12 @@ def build_text_encoder(cfg: dict[str, Any], tokenizer: Any) -> Any:
 
 
 def build_schedulers(cfg: dict[str, Any]) -> tuple[Any, Any]:
-    """``(DDPMScheduler for training, DDIMScheduler saved with the model)`` from ``scheduler``."""
-    from diffusers import DDIMScheduler, DDPMScheduler
+    """``(DDPMScheduler for training, the sampler saved with the model)`` from ``scheduler``.
+
+    Both share the betas, the prediction type and the zero-terminal-SNR rescaling; the
+    sampler is DDIM or DPM-Solver++ (2M, ending on sigma 0) with the config's spacing.
+    """
+    from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 
     common = {
         "num_train_timesteps": int(cfg["num_train_timesteps"]),
@@ -112,14 +165,63 @@ def build_schedulers(cfg: dict[str, Any]) -> tuple[Any, Any]:
         "beta_start": float(cfg["beta_start"]),
         "beta_end": float(cfg["beta_end"]),
         "prediction_type": str(cfg["prediction_type"]),
+        "rescale_betas_zero_snr": bool(cfg["rescale_betas_zero_snr"]),
+        "timestep_spacing": str(cfg["timestep_spacing"]),
     }
-    return DDPMScheduler(**common), DDIMScheduler(**common, clip_sample=False, set_alpha_to_one=False, steps_offset=1)
+    train = DDPMScheduler(**common, clip_sample=False)
+    sampler: Any
+    if cfg["sampler"] == "dpmsolver++":
+        sampler = DPMSolverMultistepScheduler(**common, algorithm_type="dpmsolver++", final_sigmas_type="zero")
+    else:
+        offset = 1 if cfg["timestep_spacing"] == "leading" else 0
+        sampler = DDIMScheduler(**common, clip_sample=False, set_alpha_to_one=bool(cfg["rescale_betas_zero_snr"]),
+                                steps_offset=offset)
+    return train, sampler
 
 
-def save_pipeline(parts: dict[str, Any], params: Any, output: str | Path) -> None:
-    """Write the parts as a diffusers folder (safetensors) plus ``spectrogram.json``."""
+#: Largest weights file of an exported model, bytes (the default model's shards).
+EXPORT_SHARD = "15MB"
+
+
+def save_pipeline(parts: dict[str, Any], params: Any, output: str | Path, sampling: dict[str, Any] | None = None,
+                  fp16: bool = False) -> None:
+    """Write the parts as a diffusers folder (safetensors) plus ``spectrogram.json``.
+
+    Args:
+        parts: the five parts (:data:`COMPONENTS`).
+        params: the :class:`SpectrogramParams` the model draws.
+        output: the folder.
+        sampling: written as ``sampling.json`` (recommended steps and guidance) when given.
+        fp16: half-precision weights in shards of at most :data:`EXPORT_SHARD`, written to
+            a temporary folder beside ``output`` and swapped in whole, so a reader never
+            sees half a model.
+    """
+    import shutil
+    import tempfile
+
     from sonogen.pipeline.pipeline import SonogenPipeline
 
     pipe = SonogenPipeline(**{name: parts[name] for name in COMPONENTS})
     pipe.spectrogram_params = params
-    pipe.save_pretrained(str(output), safe_serialization=True)
+    target = Path(output)
+    if not fp16:
+        pipe.save_pretrained(str(target), safe_serialization=True)
+        if sampling is not None:
+            (target / "sampling.json").write_text(json.dumps(sampling, indent=2) + "\n", encoding="utf-8")
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        pipe.to(torch.float16)
+        pipe.save_pretrained(str(tmp), safe_serialization=True, max_shard_size=EXPORT_SHARD)
+        if sampling is not None:
+            (tmp / "sampling.json").write_text(json.dumps(sampling, indent=2) + "\n", encoding="utf-8")
+        old = target.with_name(target.name + ".old")
+        if target.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            target.rename(old)
+        tmp.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        pipe.to(torch.float32)
+        shutil.rmtree(tmp, ignore_errors=True)

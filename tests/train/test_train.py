@@ -68,9 +68,10 @@ def test_from_scratch(dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     losses = eval_losses(out)
     assert losses[-1] < losses[0] * 0.9
     rows = [json.loads(line) for line in (out / "loss.jsonl").read_text().splitlines()]
-    assert sum(r["stage"] == "vae" for r in rows) == 4 and sum("loss" in r and r["stage"] == "unet" for r in rows) == 10
+    assert sum(r["stage"] == "autoencoder" for r in rows) == 4 and sum("loss" in r and r["stage"] == "unet" for r in rows) == 10
     assert json.loads((out / "spectrogram.json").read_text())["num_frequencies"] == 64
     assert json.loads((out / "vae" / "config.json").read_text())["scaling_factor"] != 1.0
+    assert (out / "latents" / "latents.npy").is_file() and (out / "autoencoder" / "config.json").is_file()
     index = json.loads((out / "model_index.json").read_text())
     assert index["tokenizer"][1].startswith("CLIPTokenizer")
     assert (out / "loss.png").stat().st_size > 1000
