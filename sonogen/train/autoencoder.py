@@ -103,6 +103,9 @@ def train_autoencoder(cfg: TrainConfig, model_cfg: dict[str, dict[str, Any]], ro
     steps = int(section["steps"])
     name = "decoder" if decoder_only else "autoencoder"
     folder = out / (DECODER_DIR if decoder_only else AUTOENCODER_DIR)
+    if decoder_only and (steps == 0 or _done_steps(folder) >= steps):
+        logger.info("decoder: nothing to do (%d steps asked for, %d done)", steps, _done_steps(folder))
+        return True
     if decoder_only:
         vae = load_autoencoder(out).train()
         trainable = _freeze_encoder(vae)
@@ -198,6 +201,12 @@ def train_autoencoder(cfg: TrainConfig, model_cfg: dict[str, dict[str, Any]], ro
         log.plot()
     accelerator.wait_for_everyone()
     return True
+
+
+def _done_steps(folder: Path) -> int:
+    """Steps of a finished stage in ``folder`` (0 when it has not finished)."""
+    done = folder / "done.json"
+    return int(json.loads(done.read_text(encoding="utf-8"))["step"]) if done.is_file() else 0
 
 
 def measure_latent_scale(vae: Any, images: Any, device: torch.device, count: int = 32) -> None:

@@ -78,14 +78,16 @@ def _load(name: str, relative: str):  # type: ignore[no-untyped-def]
 
 
 def _tone_pixels(freq: float, rng: np.random.Generator, pulse: float | None = None) -> np.ndarray:
-    """Spectrogram pixels (via the recipe's analysis) of a 2 s tone, optionally pulsed."""
-    recipe = _load("train_default_model", "scripts/train_default_model.py")
+    """Spectrogram pixels (the converter's image, grey) of a 2 s tone, optionally pulsed."""
+    from sonogen.spectrogram.converter import get_converter
+
     rate = 44100
     t = np.arange(2 * rate) / rate
     wave = 0.5 * np.sin(2 * np.pi * freq * (1 + 0.03 * rng.standard_normal()) * t)
     if pulse:
         wave *= (np.sin(2 * np.pi * pulse * t) > 0.6).astype(np.float64)
-    return recipe.wave_pixels((wave + 0.01 * rng.standard_normal(t.size))[None].astype(np.float32))
+    noisy = (wave + 0.01 * rng.standard_normal(t.size))[None].astype(np.float32)
+    return np.asarray(get_converter().audio_to_image(noisy, rate).convert("L"))
 
 
 def test_style_classifier_separates_what_differs() -> None:
@@ -115,34 +117,42 @@ def test_frechet_distance() -> None:
     assert abs(wide - 3.0) < 0.6
 
 
-def test_recipe_pixels_match_the_format() -> None:
-    """The recipe's fast float32 analysis gives the converter's float64 image to one grey level."""
-    from sonogen.spectrogram.converter import get_converter
-
-    recipe = _load("train_default_model", "scripts/train_default_model.py")
-    rng = np.random.default_rng(2)
-    wave = (0.3 * rng.standard_normal((1, 44100 * 3))).astype(np.float32)
-    fast = recipe.wave_pixels(wave)
-    exact = np.asarray(get_converter().audio_to_image(wave, 44100).convert("L"))[:, :512]
-    assert fast.shape == exact.shape == (512, 301)
-    assert np.abs(fast.astype(int) - exact.astype(int)).max() <= 1
-
-
-def test_min_snr_weight_and_ema() -> None:
+def test_min_snr_weight() -> None:
     import torch
 
-    recipe = _load("train_default_model", "scripts/train_default_model.py")
+    from sonogen.train.losses import min_snr_weight
+
     snr = torch.tensor([0.0, 0.5, 5.0, 100.0])
-    w = recipe.min_snr_weight(snr)
-    assert torch.allclose(w, torch.tensor([0.1, 0.5 / 1.5, 5.0 / 6.0, 5.0 / 101.0]).clamp(min=0.1))
-    p = [torch.zeros(3)]
-    ema = recipe.Ema(p, decay=0.9)
-    p[0] += 1.0
-    ema.update(p)  # warm-up decay min(0.9, 2 / 11)
-    assert torch.allclose(ema.shadow[0], torch.full((3,), 1.0 - 2.0 / 11.0))
-    for _ in range(200):
-        ema.update(p)
-    assert torch.allclose(ema.shadow[0], torch.ones(3), atol=1e-6)
+    v = min_snr_weight(snr, 5.0, "v_prediction", floor=0.1)
+    assert torch.allclose(v, torch.tensor([0.1, 0.5 / 1.5, 5.0 / 6.0, 5.0 / 101.0]).clamp(min=0.1))
+    eps = min_snr_weight(snr[1:], 5.0, "epsilon")
+    assert torch.allclose(eps, torch.tensor([1.0, 1.0, 5.0 / 100.0]))
+
+
+def test_packaged_model_agrees_with_its_config() -> None:
+    """The shipped folder's scheduler and UNet are what sonogen/models/default.json describes."""
+    import json
+
+    from sonogen.train.config import load_model_config
+    from sonogen.train.model import build_schedulers, vae_factors
+
+    cfg = load_model_config(DEFAULT_CONFIG_PATH)
+    train, sampler = build_schedulers(cfg["scheduler"])
+    shipped = json.loads((DEFAULT_MODEL_DIR / "scheduler" / "scheduler_config.json").read_text())
+    for key in ("prediction_type", "beta_schedule", "beta_start", "beta_end", "num_train_timesteps",
+                "rescale_betas_zero_snr", "timestep_spacing"):
+        assert shipped[key] == sampler.config[key] == train.config[key], key
+    assert shipped["_class_name"] == type(sampler).__name__
+    assert shipped["prediction_type"] == "v_prediction" and shipped["rescale_betas_zero_snr"]
+    unet = json.loads((DEFAULT_MODEL_DIR / "unet" / "config.json").read_text())
+    assert unet["in_channels"] == unet["out_channels"] == cfg["vae"]["latent_channels"]
+    assert unet["block_out_channels"] == cfg["unet"]["block_out_channels"]
+    assert unet["cross_attention_dim"] == cfg["text_encoder"]["hidden_size"]
+    vae = json.loads((DEFAULT_MODEL_DIR / "vae" / "config.json").read_text())
+    assert vae["block_out_channels"] == cfg["vae"]["block_out_channels"]
+    assert vae_factors(cfg["vae"]) == (16, 16)
+    sampling = json.loads((DEFAULT_MODEL_DIR / "sampling.json").read_text())
+    assert sampling == cfg["sampling"]
 
 
 def test_packaged_model_generates_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
