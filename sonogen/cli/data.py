@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sonogen.argtypes import fraction, positive_float, positive_int
+from sonogen.argtypes import fraction, positive_float, positive_int, unit_float
 from sonogen.cli.common import add_format_options, default_workers, params_from_args
 
 
@@ -37,17 +37,29 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "synth-corpus",
         help="render a synthetic captioned music corpus with a General MIDI SoundFont",
-        description="Compose clips in 16 styles and render them with tinysoundfont: OUT/<id>.wav (44.1 kHz) "
-        "and OUT/metadata.jsonl (file_name, text, style, tempo, key, instruments). Needs a GM SoundFont "
-        "(apt-get install timgm6mb-soundfont) or --soundfont.",
+        description="Compose clips in the corpus's styles (about 15%% of them blends of a style with a foreign "
+        "instrument or another style) and render them with tinysoundfont: OUT/<id>.wav (44.1 kHz stereo), or "
+        "with --images the spectrogram image sonogen audio-to-image makes of the mono clip (OUT/<id>.png, a "
+        "dataset sonogen train --dataset reads), and OUT/metadata.jsonl (file_name, text, style, blend, "
+        "instruments, drums, effects, tempo, key, soundfont, seed, ...). Clips are spread over the SoundFonts "
+        "by seed: by default every Debian GM font installed (bash scripts/install-soundfont.sh), else the "
+        "TimGM6mb font pip installs. Re-running resumes.",
     )
     p.add_argument("out")
     p.add_argument("--clips", type=positive_int, required=True, help="number of clips")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=positive_int, default=default_workers())
-    p.add_argument("--soundfont", default=None, metavar="PATH", help="a .sf2/.sf3 General MIDI SoundFont")
+    p.add_argument("--soundfont", action="append", default=None, metavar="PATH",
+                   help="a .sf2/.sf3 General MIDI SoundFont; repeat to spread clips over several")
+    p.add_argument("--styles", default=None, metavar="A,B,...",
+                   help="only these styles, comma-separated (default: all; a wrong name lists them)")
+    p.add_argument("--blend-fraction", type=unit_float, default=0.15, metavar="F",
+                   help="share of clips rendered as blends (0.15; 0 for none)")
+    p.add_argument("--images", action="store_true",
+                   help="write spectrogram images (PNG with EXIF) instead of audio: a training dataset")
     p.add_argument("--seconds", type=positive_float, default=5.12, help="clip length (5.12)")
     p.add_argument("--no-progress", action="store_true")
+    add_format_options(p)
     p.set_defaults(func=cmd_synth_corpus)
 
 
@@ -84,8 +96,14 @@ def cmd_build_dataset(args: argparse.Namespace) -> int:
 def cmd_synth_corpus(args: argparse.Namespace) -> int:
     from sonogen.data.synth import STYLES, write_corpus
 
+    styles = args.styles.split(",") if args.styles is not None else None
     rows = write_corpus(args.out, args.clips, seed=args.seed, workers=args.workers, soundfont=args.soundfont,
-                        seconds=args.seconds, progress=not args.no_progress)
-    styles = len({r["style"] for r in rows})
-    print(f"wrote {len(rows)} clip(s) in {styles} of {len(STYLES)} styles to {args.out} (metadata.jsonl)")
+                        seconds=args.seconds, progress=not args.no_progress, images=args.images, styles=styles,
+                        blend_fraction=args.blend_fraction, params=params_from_args(args) if args.images else None)
+    n_styles = len({r["style"] for r in rows})
+    blends = sum(1 for r in rows if r["blend"])
+    fonts = len({r["soundfont"] for r in rows})
+    kind = "image" if args.images else "clip"
+    print(f"wrote {len(rows)} {kind}(s) in {n_styles} of {len(STYLES)} styles ({blends} blends, {fonts} SoundFont(s)) "
+          f"to {args.out} (metadata.jsonl)")
     return 0

@@ -169,6 +169,7 @@ HIP_HOP = Style(
         lead((73, 49, 11, 46), register=72, chance=0.45, density=0.3),
         hits((55,), "X...............", "X.........X.....", register=60, chance=0.15, level=-8.0),
     ),
+    effects=("telephone ring",), effect_chance=0.05,
     words=("hip hop", "boom bap hip hop", "hip hop beat", "boom bap"),
     places=("New York", "Brooklyn"), eras=("1990s", "nineties", "golden-era"),
     moods=("laid-back", "moody", "head-nodding", "gritty", "confident"), reverb=0.1,
@@ -187,6 +188,7 @@ LOFI = Style(
         lead((59, 73, 11, 108, 10, 76), register=72, chance=0.5, density=0.3, lengths=(2, 4, 4, 6, 8)),
         pad((89,), chance=0.25, level=-12.0),
     ),
+    effects=("telephone ring", "bird tweet"), effect_chance=0.08,
     words=("lo-fi hip hop", "lo-fi beat", "chillhop", "lo-fi"),
     moods=("chill", "mellow", "cozy", "sleepy", "nostalgic"), reverb=0.2, lofi=True,
 )
