@@ -65,7 +65,7 @@ BLEND_TEMPLATES = (
 )
 #: How a blend with a partner style is named: ``{a}`` the host, ``{b}`` the partner,
 #: ``{inst}`` one of the partner's rendered instruments.
-PARTNER_HEADS = ("{a} meets {b}", "{a}-{b} fusion", "{b}-tinged {a}", "{a} with {b} {inst}")
+PARTNER_HEADS = ("{a} meets {b}", "{a} and {b} fusion", "{a} tinged with {b}", "{a} with {b} {inst}")
 LAYER_HEAD = "{a} with {phrase}"
 PLACE_HEADS = ("{place} {a}", "{a} from {place}")
 ERA_HEAD = "{era} {a}"

@@ -126,8 +126,7 @@ SOLO_PIANO = Style(
         lead(PIANOS, register=74, density=0.45, chance=0.85, level=-1.0),
     ),
     aliases={0: ("grand piano", "acoustic piano", "piano"), 1: ("bright piano", "piano")},
-    words=("piano miniature", "piano piece"),
-    gated_words=((("solo piano", "piano solo", "solo piano piece"), PIANOS),),
+    gated_words=((("solo piano", "piano solo", "solo piano piece", "piano miniature", "piano piece"), PIANOS),),
     moods=("gentle", "reflective", "tender", "melancholic", "nostalgic"), reverb=0.28, solo=True,
 )
 
