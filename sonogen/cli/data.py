@@ -43,7 +43,7 @@ def register(subparsers: Any) -> None:
         "dataset sonogen train --dataset reads), and OUT/metadata.jsonl (file_name, text, style, blend, "
         "instruments, drums, effects, tempo, key, soundfont, seed, ...). Clips are spread over the SoundFonts "
         "by seed: by default every Debian GM font installed (bash scripts/install-soundfont.sh), else the "
-        "TimGM6mb font pip installs. Re-running resumes.",
+        "TimGM6mb font pip installs. OUT/corpus.json records the settings; re-running resumes.",
     )
     p.add_argument("out")
     p.add_argument("--clips", type=positive_int, required=True, help="number of clips")

@@ -236,7 +236,9 @@ def _head(facts: CaptionFacts, rng: np.random.Generator, allow_from: bool) -> tu
         b = str(_pick(rng, style_words(facts.partner, partner_programs, False)))
         form = str(_pick(rng, PARTNER_HEADS))
         inst = ""
-        if "{inst}" in form:
+        if "{inst}" in form:  # "techno with bossa nova guitar": the partner's plain name before an instrument
+            b = next((w for w in style_words(facts.partner, partner_programs, False)
+                      if w.lower() == facts.partner.name), facts.partner.name)
             program = int(_pick(rng, sorted(partner_programs)))
             inst = str(_pick(rng, program_names(program, facts.partner)))
         return form.format(a=word, b=b, inst=inst), info

@@ -39,14 +39,22 @@ import numpy as np
 
 from sonogen.data import gm
 from sonogen.data.blends import LAYER_HAND, LAYERS, Layer, blend_partners, layers_for
-from sonogen.data.captions import CaptionFacts, Sounding, make_caption, pick_mood
+from sonogen.data.captions import (
+    CaptionFacts,
+    Sounding,
+    caption_tokens,
+    caption_words,
+    make_caption,
+    pick_mood,
+)
 from sonogen.data.music import CHORD_TONES, MINOR_SCALES, SCALES, Chord, Part, Style, key_name
 from sonogen.data.styles import STYLE_TABLE, STYLES
 from sonogen.errors import SonogenError
 
 __all__ = [
     "DRUM_CHANNEL", "SAMPLE_RATE", "SOUNDFONT_ENV", "STYLES", "STYLE_TABLE", "Composition", "Note", "Part",
-    "Style", "Track", "bundled_soundfont", "clip_plan", "compose", "corpus_soundfonts", "find_soundfont",
+    "Style", "Track", "bundled_soundfont", "caption_tokens", "caption_words", "clip_plan", "compose",
+    "corpus_soundfonts", "find_soundfont",
     "pick_blend", "pick_soundfont", "render", "render_clip", "write_corpus",
 ]
 
@@ -221,7 +229,8 @@ class Track:
     """One rendered part: a channel, what it plays and how loud it sits in the mix.
 
     Attributes:
-        channel: MIDI channel (9: drum kit, 10: hand percussion, 11: scene effect).
+        channel: MIDI channel (9: drum kit, 10: the style's hand percussion, 11: a blend
+            layer's hand percussion, 12: scene effect, others: melodic parts).
         bank / preset: SoundFont bank (128 for kits) and 0-based preset.
         drums: True for kits (drum-mode key mapping).
         role: ``lead``, ``riff``, ``chords``, ``hits``, ``bass``, ``drone`` (melodic

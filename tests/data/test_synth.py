@@ -55,6 +55,8 @@ def test_style_tables_are_well_formed() -> None:
                 assert loop and all(q in CHORD_TONES for _, q in loop), st.name
         assert set(st.aliases) <= st.programs, st.name  # a synonym for something the style never plays is dead
         assert st.moods and (st.words or st.gated_words)
+        names = {w.lower() for w in st.words} | {w.lower() for g, _ in st.gated_words for w in g}
+        assert st.name in names, st.name  # a partner blend may name the style by its plain name
         assert all(m == m.lower() for m in st.moods)
     for layer in LAYERS.values():
         assert layer.parts or layer.name in LAYER_HAND
