@@ -37,7 +37,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "synth-corpus",
         help="render a synthetic captioned music corpus with a General MIDI SoundFont",
-        description="Compose clips in the corpus's styles (about 15%% of them blends of a style with a foreign "
+        description="Compose clips in the corpus's styles (about 15% of them blends of a style with a foreign "
         "instrument or another style) and render them with tinysoundfont: OUT/<id>.wav (44.1 kHz stereo), or "
         "with --images the spectrogram image sonogen audio-to-image makes of the mono clip (OUT/<id>.png, a "
         "dataset sonogen train --dataset reads), and OUT/metadata.jsonl (file_name, text, style, blend, "
