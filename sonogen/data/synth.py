@@ -386,7 +386,7 @@ def _scale_keys(tonic: int, scale: tuple[int, ...], low: int, high: int) -> list
 
 def _velocity(rng: np.random.Generator, base: float, energy: float, spread: float = 6.0) -> int:
     """A humanised MIDI velocity around ``base * energy``, in 20..127."""
-    return int(np.clip(rng.normal(base * energy, spread), 20, 127))
+    return int(min(127.0, max(20.0, rng.normal(base * energy, spread))))
 
 
 #: Programs whose chords are strummed (string by string) rather than struck at once.
@@ -487,6 +487,10 @@ def _chord_notes(part: Part, program: int, pattern: str, ctx: _Context, rng: np.
     return notes
 
 
+#: Melodic steps (in scale degrees) a lead takes from one note to the next: mostly small.
+_STEPS = (-2, -1, -1, 0, 1, 1, 2, 3, -3)
+
+
 def _lead_notes(part: Part, ctx: _Context, rng: np.random.Generator, channel: int) -> list[Note]:
     """A stepwise melody from the scale that favours chord tones on strong beats.
 
@@ -504,10 +508,10 @@ def _lead_notes(part: Part, ctx: _Context, rng: np.random.Generator, channel: in
         while step < clock.bar_steps:
             length = min(int(_pick(rng, part.lengths)), clock.bar_steps - step)
             if (bar == 0 and step == 0) or rng.random() < density:
-                idx = int(np.clip(idx + int(rng.choice([-2, -1, -1, 0, 1, 1, 2, 3, -3])), 0, len(pitches) - 1))
+                idx = min(len(pitches) - 1, max(0, idx + int(_pick(rng, _STEPS))))
                 if step % (clock.steps_per_beat * 2) == 0:  # strong beat: move to a chord tone nearby
                     for delta in (0, 1, -1, 2, -2):
-                        j = int(np.clip(idx + delta, 0, len(pitches) - 1))
+                        j = min(len(pitches) - 1, max(0, idx + delta))
                         if pitches[j] % 12 in chord_pcs:
                             idx = j
                             break
