@@ -88,16 +88,16 @@ class Up(nn.Module):
         return self.conv(F.interpolate(x, scale_factor=self.stride, mode="nearest"))
 
 
-def _levels(widths: Sequence[int], layers: int, groups: int) -> list[nn.Module]:
-    """``layers`` residual blocks per level, each at its level's width."""
-    return [nn.Sequential(*(ResBlock(w, w, groups) for _ in range(layers))) for w in widths]
+def _levels(widths: Sequence[int], layers: Sequence[int], groups: int) -> list[nn.Module]:
+    """``layers[i]`` residual blocks at level ``i``, each at its level's width."""
+    return [nn.Sequential(*(ResBlock(w, w, groups) for _ in range(n))) for w, n in zip(widths, layers, strict=True)]
 
 
 class Encoder(nn.Module):
     """Pixels ``(B, in_channels, H, W)`` -> moments ``(B, 2 * latent, H / fh, W / fw)``."""
 
-    def __init__(self, in_channels: int, widths: Sequence[int], strides: Sequence[tuple[int, int]], layers: int,
-                 latent_channels: int, groups: int) -> None:
+    def __init__(self, in_channels: int, widths: Sequence[int], strides: Sequence[tuple[int, int]],
+                 layers: Sequence[int], latent_channels: int, groups: int) -> None:
         super().__init__()
         self.conv_in = nn.Conv2d(in_channels, widths[0], 3, padding=1)
         self.levels = nn.ModuleList(_levels(widths, layers, groups))
@@ -119,14 +119,14 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     """Latents ``(B, latent, h, w)`` -> pixels ``(B, out_channels, h * fh, w * fw)``."""
 
-    def __init__(self, out_channels: int, widths: Sequence[int], strides: Sequence[tuple[int, int]], layers: int,
-                 latent_channels: int, groups: int) -> None:
+    def __init__(self, out_channels: int, widths: Sequence[int], strides: Sequence[tuple[int, int]],
+                 layers: Sequence[int], latent_channels: int, groups: int) -> None:
         super().__init__()
         self.conv_in = nn.Conv2d(latent_channels, widths[-1], 3, padding=1)
         self.mid = ResBlock(widths[-1], widths[-1], groups)
         rev = list(reversed(widths))
         ups = list(reversed(strides))
-        self.levels = nn.ModuleList(_levels(rev, layers, groups))
+        self.levels = nn.ModuleList(_levels(rev, list(reversed(layers)), groups))
         self.ups = nn.ModuleList(Up(rev[i], rev[i + 1], ups[i]) for i in range(len(ups)))
         self.norm_out = nn.GroupNorm(groups, widths[0])
         self.conv_out = nn.Conv2d(widths[0], out_channels, 3, padding=1)
@@ -152,6 +152,10 @@ class SpectrogramAutoencoder(ModelMixin, ConfigMixin):  # type: ignore[misc]
         strides: ``[mel, time]`` downsampling between consecutive levels
             (``len(block_out_channels) - 1`` pairs).
         layers_per_block: residual blocks per level.
+        decoder_layers_per_block: the decoder's residual blocks per level, fine to coarse
+            (default: ``layers_per_block`` everywhere). The finest level runs on every
+            pixel, so a decoder without blocks there (its upsampling conv and output conv
+            still work at full resolution) decodes much faster.
         latent_channels: channels of the latent grid.
         norm_num_groups: GroupNorm groups (every width must be a multiple).
         scaling_factor, shift_factor: latents for the UNet are ``(z - shift) * scaling``.
@@ -168,6 +172,7 @@ class SpectrogramAutoencoder(ModelMixin, ConfigMixin):  # type: ignore[misc]
         decoder_block_out_channels: Sequence[int] | None = None,
         strides: Sequence[Sequence[int]] = ((1, 2), (2, 2), (2, 2)),
         layers_per_block: int = 1,
+        decoder_layers_per_block: Sequence[int] | None = None,
         latent_channels: int = 16,
         norm_num_groups: int = 16,
         scaling_factor: float = 1.0,
@@ -180,9 +185,13 @@ class SpectrogramAutoencoder(ModelMixin, ConfigMixin):  # type: ignore[misc]
         dec = list(decoder_block_out_channels or block_out_channels)
         if len(dec) != len(block_out_channels):
             raise ValueError("decoder_block_out_channels needs one width per level")
-        self.encoder = Encoder(in_channels, list(block_out_channels), pairs, layers_per_block, latent_channels,
-                               norm_num_groups)
-        self.decoder = Decoder(in_channels, dec, pairs, layers_per_block, latent_channels, norm_num_groups)
+        levels = len(block_out_channels)
+        dec_layers = list(decoder_layers_per_block or [layers_per_block] * levels)
+        if len(dec_layers) != levels:
+            raise ValueError("decoder_layers_per_block needs one count per level")
+        self.encoder = Encoder(in_channels, list(block_out_channels), pairs, [layers_per_block] * levels,
+                               latent_channels, norm_num_groups)
+        self.decoder = Decoder(in_channels, dec, pairs, dec_layers, latent_channels, norm_num_groups)
 
     @property
     def latent_factors(self) -> tuple[int, int]:

@@ -74,9 +74,12 @@ def _freeze_encoder(vae: Any) -> list[torch.nn.Parameter]:
     return [p for p in vae.parameters() if p.requires_grad]
 
 
-def autoencoder_done(out: Path) -> bool:
-    """True when ``OUT/autoencoder`` holds a finished autoencoder."""
-    return (out / AUTOENCODER_DIR / "config.json").is_file()
+def autoencoder_done(out: Path, steps: int | None = None) -> bool:
+    """True when ``OUT/autoencoder`` holds a finished autoencoder (of at least ``steps`` steps,
+    when given: a config that asks for more steps continues the training)."""
+    if not (out / AUTOENCODER_DIR / "config.json").is_file():
+        return False
+    return steps is None or _done_steps(out / AUTOENCODER_DIR) >= steps
 
 
 def load_autoencoder(out: Path) -> Any:
@@ -189,6 +192,8 @@ def train_autoencoder(cfg: TrainConfig, model_cfg: dict[str, dict[str, Any]], ro
         log.plot()
         logger.warning("%s: stopped at the time limit after step %d of %d; run again with --resume", name, step, steps)
         return False
+    if not decoder_only:
+        save_state(accelerator, folder, step, cfg.keep_checkpoints)  # so more steps can follow later
     vae = accelerator.unwrap_model(model).vae.float().eval()
     accelerator.free_memory()
     if accelerator.is_main_process:

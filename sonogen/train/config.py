@@ -10,6 +10,7 @@ A model trained from scratch is one JSON file (the packaged ones are in
                                              # "spectrogram": sonogen's SpectrogramAutoencoder
         "block_out_channels": [32, 64, 128, 128],   # one width per level
         "decoder_block_out_channels": null,  # spectrogram: decoder widths (default: the encoder's)
+        "decoder_layers_per_block": null,    # spectrogram: decoder blocks per level, fine to coarse
         "strides": null,                     # spectrogram: [mel, time] downsampling per level step
         "layers_per_block": 1,
         "latent_channels": 4,
@@ -102,7 +103,7 @@ CONFIGS = CONFIG_DIR
 
 DEFAULT_MODEL: dict[str, dict[str, Any]] = {
     "vae": {"type": "autoencoder_kl", "block_out_channels": [32, 64, 128, 128], "decoder_block_out_channels": None,
-            "strides": None, "layers_per_block": 1, "latent_channels": 4, "norm_num_groups": 16},
+            "decoder_layers_per_block": None, "strides": None, "layers_per_block": 1, "latent_channels": 4, "norm_num_groups": 16},
     "unet": {"block_out_channels": [64, 128, 256], "layers_per_block": 1, "attention_head_dim": 8,
              "norm_num_groups": 16},
     "text_encoder": {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4,
@@ -178,8 +179,12 @@ def _check_model(cfg: dict[str, dict[str, Any]]) -> None:
         if (not isinstance(strides, list) or len(strides) != len(vae["block_out_channels"]) - 1
                 or not all(isinstance(s, list) and len(s) == 2 and all(int(v) >= 1 for v in s) for s in strides)):
             raise SonogenError("vae.strides must be one [mel, time] pair of strides per level after the first")
-    elif vae["strides"] is not None or vae["decoder_block_out_channels"] is not None:
-        raise SonogenError("vae.strides and vae.decoder_block_out_channels need vae.type \"spectrogram\"")
+        layers = vae["decoder_layers_per_block"]
+        if layers is not None and (not isinstance(layers, list) or len(layers) != len(vae["block_out_channels"])
+                                   or any(int(n) < 0 for n in layers)):
+            raise SonogenError("vae.decoder_layers_per_block must be one block count (>= 0) per level")
+    elif any(vae[k] is not None for k in ("strides", "decoder_block_out_channels", "decoder_layers_per_block")):
+        raise SonogenError("vae.strides and vae.decoder_* keys need vae.type \"spectrogram\"")
     if cfg["tokenizer"]["vocab_size"] < 520:
         raise SonogenError("tokenizer.vocab_size must be at least 520 (256 bytes twice, specials, some merges)")
     for stage in ("vae_training", "decoder_training"):

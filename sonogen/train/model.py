@@ -63,6 +63,7 @@ def build_vae(cfg: dict[str, Any]) -> Any:
             decoder_block_out_channels=tuple(cfg["decoder_block_out_channels"] or cfg["block_out_channels"]),
             strides=tuple(tuple(int(v) for v in s) for s in cfg["strides"]),
             layers_per_block=int(cfg["layers_per_block"]),
+            decoder_layers_per_block=tuple(int(n) for n in cfg["decoder_layers_per_block"] or ()) or None,
             latent_channels=int(cfg["latent_channels"]),
             norm_num_groups=int(cfg["norm_num_groups"]),
             scaling_factor=1.0,  # measured after the autoencoder stage

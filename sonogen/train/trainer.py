@@ -134,7 +134,8 @@ def train(cfg: TrainConfig) -> TrainResult:
             done = train_autoencoder(cfg, model_cfg, data.rows, data.width, accelerator, log, out, deadline,
                                      decoder_only=True)
             return early("decoder", done)
-        if cfg.stage in ("all", "autoencoder") and not autoencoder_done(out):
+        ae_steps = int(model_cfg["vae_training"]["steps"])
+        if cfg.stage in ("all", "autoencoder") and not autoencoder_done(out, ae_steps):
             if not train_autoencoder(cfg, model_cfg, data.rows, data.width, accelerator, log, out, deadline):
                 return early("autoencoder", False)
         if cfg.stage == "autoencoder":
