@@ -5,7 +5,7 @@
 * dataset: spectrogram images (5.12 s windows, 512x512 v1 format) built per second with
   one worker, process start-up included;
 * training: optimiser steps per second of the UNet stage on the CPU for (a) the test-size
-  from-scratch model (sonogen/train/configs/micro.json) on 64x64 crops of 64-band images,
+  from-scratch model (sonogen/models/micro.json) on 64x64 crops of 64-band images,
   batch 4; (b) a full fine-tune of
   the pipeline's tiny SD-1.x checkpoint on 512x512 images, batch 1.
 

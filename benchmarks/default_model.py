@@ -14,10 +14,10 @@
 
 Generated clips are judged as audio: the waveform the pipeline returns is analysed again
 with the format's STFT, exactly as the rendered clips were, so phase reconstruction is
-part of what is judged. The held-out clips come from ``scripts/train_default_model.py
---stage data`` (other seeds than the training corpus)::
+part of what is judged. The held-out clips are a corpus rendered with other seeds than the
+training corpus (``scripts/train_default_model.py`` makes both)::
 
-    python benchmarks/default_model.py --seeds 8 --out benchmarks/results
+    python benchmarks/default_model.py --heldout ~/.cache/sonogen-default/heldout --seeds 8
 
 Writes ``OUT/default_model.json``, ``OUT/default_model_grid.png``, ``OUT/confusion.md`` and
 prints markdown tables.
@@ -26,7 +26,6 @@ prints markdown tables.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 import time
@@ -41,199 +40,55 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-#: Mel bands are pooled into this many groups for the classifier's features.
-FEATURE_BANDS = 32
-#: Onset-envelope autocorrelation lags, in frames of 10 ms (50 ms .. 1.2 s).
-LAGS = tuple(int(round(x)) for x in np.geomspace(5, 120, 16))
-
-
-def recipe() -> Any:
-    """``scripts/train_default_model.py`` as a module (styles, data layout, analysis)."""
-    spec = importlib.util.spec_from_file_location("train_default_model", REPO / "scripts" / "train_default_model.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-# --------------------------------------------------------------------------- features
-def pixel_features(pixels: np.ndarray) -> np.ndarray:
-    """Style features of one spectrogram image.
-
-    Args:
-        pixels: uint8 ``(bands, frames)`` in image orientation (top row = highest band,
-            loud = dark), as :func:`wave_pixels` or the training data give.
-
-    Returns:
-        float64 vector of ``4 * FEATURE_BANDS + len(LAGS)`` values: per band group
-        (low to high) the mean level, its spread over time, its mean frame-to-frame change
-        (rhythm) and the mean spread across the group's bands (tonal lines versus noise);
-        then the onset envelope's autocorrelation at :data:`LAGS` (tempo and groove).
-    """
-    level = (255.0 - pixels[::-1].astype(np.float64)) / 255.0  # (bands, frames), low band first
-    bands, frames = level.shape
-    grouped = level.reshape(FEATURE_BANDS, bands // FEATURE_BANDS, frames)
-    groups = grouped.mean(axis=1)  # (groups, frames)
-    texture = grouped.std(axis=1).mean(axis=1)
-    flux = np.abs(np.diff(groups, axis=1)).mean(axis=1)
-    onset = np.maximum(np.diff(groups, axis=1), 0.0).sum(axis=0)
-    onset = onset - onset.mean()
-    denom = float((onset**2).sum()) or 1.0
-    ac = [float((onset[:-lag] * onset[lag:]).sum() / denom) if lag < onset.size else 0.0 for lag in LAGS]
-    return np.concatenate([groups.mean(axis=1), groups.std(axis=1), flux, texture, ac])
-
-
-class StyleClassifier:
-    """Multinomial logistic regression on standardised features (L2-regularised, LBFGS)."""
-
-    def __init__(self, styles: Sequence[str], l2: float = 1e-3) -> None:
-        self.styles = list(styles)
-        self.l2 = l2
-        self.mean: np.ndarray | None = None
-        self.scale: np.ndarray | None = None
-        self.weight: torch.Tensor | None = None
-
-    def standardise(self, x: np.ndarray) -> np.ndarray:
-        """Features ``(N, D)`` in the units the classifier was fitted in."""
-        assert self.mean is not None and self.scale is not None, "fit first"
-        return (x - self.mean) / self.scale
-
-    def fit(self, x: np.ndarray, labels: Sequence[str]) -> StyleClassifier:
-        """Train on features ``(N, D)`` and style names."""
-        self.mean, self.scale = x.mean(axis=0), x.std(axis=0) + 1e-6
-        z = torch.from_numpy(self.standardise(x)).float()
-        y = torch.tensor([self.styles.index(s) for s in labels])
-        w = torch.zeros(z.shape[1] + 1, len(self.styles), requires_grad=True)
-        opt = torch.optim.LBFGS([w], max_iter=500, line_search_fn="strong_wolfe")
-        ones = torch.ones(len(z), 1)
-
-        def closure() -> torch.Tensor:
-            opt.zero_grad()
-            logits = torch.cat([z, ones], dim=1) @ w
-            loss = torch.nn.functional.cross_entropy(logits, y) + self.l2 * (w[:-1] ** 2).sum()
-            loss.backward()
-            return loss
-
-        opt.step(closure)
-        self.weight = w.detach()
-        return self
-
-    def predict(self, x: np.ndarray) -> list[str]:
-        """Top-1 style per row of ``(N, D)``."""
-        assert self.weight is not None, "fit first"
-        z = torch.from_numpy(self.standardise(x)).float()
-        logits = torch.cat([z, torch.ones(len(z), 1)], dim=1) @ self.weight
-        return [self.styles[i] for i in logits.argmax(dim=1).tolist()]
-
-
-def accuracy(predicted: Sequence[str], truth: Sequence[str]) -> float:
-    """Fraction of equal pairs (0 for no items)."""
-    return float(np.mean([p == t for p, t in zip(predicted, truth, strict=True)])) if truth else 0.0
-
-
-def confusion(predicted: Sequence[str], truth: Sequence[str], styles: Sequence[str]) -> np.ndarray:
-    """Counts ``(len(styles), len(styles))``: row = prompted style, column = label given."""
-    m = np.zeros((len(styles), len(styles)), dtype=int)
-    for p, t in zip(predicted, truth, strict=True):
-        m[styles.index(t), styles.index(p)] += 1
-    return m
-
-
-#: The feature vector's blocks, as :func:`pixel_features` lays them out.
-FEATURE_BLOCKS = {
-    "level": slice(0, FEATURE_BANDS), "spread": slice(FEATURE_BANDS, 2 * FEATURE_BANDS),
-    "flux": slice(2 * FEATURE_BANDS, 3 * FEATURE_BANDS), "texture": slice(3 * FEATURE_BANDS, 4 * FEATURE_BANDS),
-    "groove": slice(4 * FEATURE_BANDS, None),
-}
-
-
-def block_shift(z: np.ndarray, z_ref: np.ndarray) -> dict[str, float]:
-    """Mean shift per feature block of standardised features ``(N, D)`` from their rendered
-    twins ``(N, D)``, in standard deviations: which way a model errs (e.g. blur lowers
-    ``texture``; a washed-out peak raises every ``level`` once the clip is peak-normalised)."""
-    return {name: float((z[:, sl] - z_ref[:, sl]).mean()) for name, sl in FEATURE_BLOCKS.items()}
-
-
-def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Fréchet distance between Gaussians fitted to feature sets ``(N, D)`` and ``(M, D)``.
-
-    ``|mu_a - mu_b|^2 + tr(C_a + C_b - 2 (C_a^1/2 C_b C_a^1/2)^1/2)``, computed with
-    symmetric eigendecompositions (no scipy).
-    """
-    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
-    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    vals, vecs = np.linalg.eigh(ca)
-    root_a = (vecs * np.sqrt(np.clip(vals, 0, None))) @ vecs.T
-    inner = np.linalg.eigvalsh(root_a @ cb @ root_a)
-    cross = float(np.sqrt(np.clip(inner, 0, None)).sum())
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(ca) + np.trace(cb) - 2.0 * cross)
-
-
-# --------------------------------------------------------------------------- picture
-def save_grid(images: dict[str, list[Any]], path: Path) -> None:
-    """Spectrogram images, one row per style (style name at the left), as a PNG."""
-    from PIL import Image, ImageDraw
-
-    styles = list(images)
-    cols = max(len(v) for v in images.values())
-    tile_w, tile_h, label = 128, 128, 110
-    sheet = Image.new("L", (label + cols * (tile_w + 4), len(styles) * (tile_h + 4) + 4), 255)
-    draw = ImageDraw.Draw(sheet)
-    for r, style in enumerate(styles):
-        y = 4 + r * (tile_h + 4)
-        draw.text((4, y + tile_h // 2 - 6), style, fill=0)
-        for c, img in enumerate(images[style]):
-            sheet.paste(img.convert("L").resize((tile_w, tile_h)), (label + c * (tile_w + 4), y))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(path)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from judge import (  # noqa: E402  (the benchmarks' shared features, classifier and data)
+    FEATURE_BLOCKS,
+    accuracy,
+    audio_pixels,
+    block_shift,
+    confusion,
+    frechet_distance,
+    heldout_classifier,
+    load_heldout,
+    pixel_features,
+    save_grid,
+)
 
 
 def save_loss_curve(rows: list[dict[str, Any]], path: Path, key: str = "loss") -> None:
-    """A line plot (PNG, drawn with PIL) of ``key`` against ``minutes`` of training.
+    """A line plot (PNG, drawn with PIL) of ``key`` against the step of the trainer's UNet rows.
 
     Args:
-        rows: records with ``minutes`` and ``key`` (the trainer's ``loss.jsonl``), in order.
+        rows: the trainer's ``loss.jsonl`` records (only ``stage == "unet"`` rows with ``key``).
     """
     from PIL import Image, ImageDraw
 
+    pts = [(float(r["step"]), float(r[key])) for r in rows if r.get("stage") == "unet" and key in r]
+    if len(pts) < 2:
+        return
     width, height, pad = 640, 320, 48
-    xs = [float(r["minutes"]) for r in rows]
-    ys = [float(r[key]) for r in rows]
+    xs, ys = [x for x, _ in pts], [y for _, y in pts]
     lo, hi = min(ys), max(ys)
     span_x, span_y = (max(xs) - min(xs)) or 1.0, (hi - lo) or 1.0
     img = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(img)
     draw.rectangle([pad, pad // 2, width - pad // 2, height - pad], outline="black")
     points = [(pad + (x - min(xs)) / span_x * (width - 1.5 * pad), height - pad - (y - lo) / span_y * (height - 1.5 * pad))
-              for x, y in zip(xs, ys, strict=True)]
+              for x, y in pts]
     draw.line(points, fill=(40, 90, 200), width=2)
-    draw.text((pad, 4), f"UNet training loss (min-SNR-weighted v-MSE, mean of 50 steps): {hi:.3f} -> {ys[-1]:.3f}", fill="black")
-    draw.text((pad, height - pad + 6), f"0 .. {max(xs):.0f} minutes of training on the CPU", fill="black")
-    draw.text((4, pad // 2), f"{hi:.3f}", fill="black")
-    draw.text((4, height - pad - 10), f"{lo:.3f}", fill="black")
+    draw.text((pad, 4), f"UNet training loss: {ys[0]:.3f} -> {ys[-1]:.3f}", fill="black")
+    draw.text((pad, height - pad + 6), f"steps {min(xs):.0f} .. {max(xs):.0f}", fill="black")
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path)
-
-
-# --------------------------------------------------------------------------- main
-def heldout_classifier(
-    held: dict[str, Any], styles: Sequence[str], per_style: int
-) -> tuple[StyleClassifier, np.ndarray, dict[str, list[int]]]:
-    """The style classifier fitted on the first ``per_style`` held-out images of each style.
-
-    Returns the classifier, the features of every held-out image ``(N, D)`` and each
-    style's image indices in split order (the later ones are for testing and twins).
-    """
-    by_style = {s: [i for i, st in enumerate(held["styles"]) if st == s] for s in styles}
-    feats = np.stack([pixel_features(p) for p in held["images"]])
-    fit = [i for s in styles for i in by_style[s][:per_style]]
-    return StyleClassifier(styles).fit(feats[fit], [str(held["styles"][i]) for i in fit]), feats, by_style
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default=None, help="diffusers folder (default: the packaged default model)")
-    parser.add_argument("--work", type=Path, default=None, help="training state folder with data/heldout")
+    parser.add_argument("--heldout", type=Path, required=True, help="held-out corpus folder (synth-corpus --images)")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="the model's config, for the untrained baseline (default: sonogen/models/default.json)")
+    parser.add_argument("--loss-log", type=Path, default=None, help="the trainer's loss.jsonl, for the loss curve")
     parser.add_argument("--seeds", type=int, default=8, help="generated clips per style (8)")
     parser.add_argument("--train-per-style", type=int, default=25, help="rendered clips per style to fit the classifier")
     parser.add_argument("--test-per-style", type=int, default=20, help="further rendered clips per style to test it")
@@ -268,13 +123,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sonogen.models import default_checkpoint_path
     from sonogen.pipeline import load_pipeline
 
-    rec = recipe()
-    work = (args.work or rec.WORK).resolve()
     checkpoint = args.checkpoint or default_checkpoint_path()
     if checkpoint is None:
         raise SystemExit("no --checkpoint given and no packaged default model (sonogen/models/default/)")
-    styles = list(rec.DEFAULT_STYLES)
-    held = rec.load_split(work, "heldout")
+    held = load_heldout(args.heldout)
+    styles = sorted(set(held["styles"].tolist()))
     ntr, nte, nseed = args.train_per_style, args.test_per_style, args.seeds
     clf, feats, by_style = heldout_classifier(held, styles, ntr)
     if min(len(v) for v in by_style.values()) < ntr + nte + nseed:
@@ -291,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     pipe = load_pipeline(str(checkpoint), device="cpu")
     print(f"generating {len(prompts)} clips ({pipe.default_steps} steps, guidance {pipe.default_guidance})")
-    images, waves, pixels = generate_set(pipe, prompts, seeds, args.batch, rec.wave_pixels)
+    images, waves, pixels = generate_set(pipe, prompts, seeds, args.batch, audio_pixels)
     gen_s = time.perf_counter() - start
     gen_feats = np.stack([pixel_features(p) for p in pixels])
     predicted = clf.predict(gen_feats)
@@ -307,17 +160,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"rendered (N={len(ref)})": frechet_distance(clf.standardise(feats[ref]), z_ref),
     }
     if args.untrained:
-        from sonogen.train.model import build_text_encoder, build_unet
+        from sonogen.models import DEFAULT_CONFIG_PATH
+        from sonogen.train.config import load_model_config
+        from sonogen.train.model import build_unet
 
         # the same number of clips per style from each model, so the sample size biases all alike
         few = [k for k, s in enumerate(truth) if truth[: k + 1].count(s) <= args.untrained]
-        cfg = rec.model_cfg()
+        cfg = load_model_config(args.config or DEFAULT_CONFIG_PATH)
         torch.manual_seed(0)
         raw = load_pipeline(str(checkpoint), device="cpu")
-        raw.unet = build_unet(cfg["unet"], raw.latent_channels, int(cfg["text_encoder"]["hidden_size"]), 32).eval()
-        raw.text_encoder = build_text_encoder(cfg["text_encoder"], raw.tokenizer).eval()
-        print("untrained model:")
-        _, _, raw_pixels = generate_set(raw, [prompts[k] for k in few], [seeds[k] for k in few], args.batch, rec.wave_pixels)
+        raw.unet = build_unet(cfg["unet"], raw.latent_channels, int(raw.unet.config.cross_attention_dim), 32).eval()
+        print("untrained UNet:")
+        _, _, raw_pixels = generate_set(raw, [prompts[k] for k in few], [seeds[k] for k in few], args.batch, audio_pixels)
         n = len(few)
         fd[f"untrained (N={n})"] = frechet_distance(clf.standardise(np.stack([pixel_features(p) for p in raw_pixels])), z_ref)
         fd[f"generated (N={n})"] = frechet_distance(z_gen[few], z_ref)
@@ -329,19 +183,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         recon = []
         with torch.inference_mode():
             for k in ids:
-                x = rec.to_unit(held["images"][ref[k]][None])
-                image = pipe.decode_latents(pipe.encode_image(x))  # (1, 3, H, W) in [0, 1]
+                x = torch.from_numpy(held["images"][ref[k]][None]).float().div(127.5).sub(1.0)
+                image = pipe.decode_latents(pipe.encode_image(x[:, None].expand(-1, 3, -1, -1)))  # (1, 3, H, W)
                 out_image = pipe._to_image(image[0])
                 wave = pipe._to_audio(out_image, loop=False)
-                recon.append(pixel_features(rec.wave_pixels(wave)))
+                recon.append(pixel_features(audio_pixels(wave)))
         ceiling = accuracy(clf.predict(np.stack(recon)), [truth[k] for k in ids])
         shifts["through the VAE"] = block_shift(clf.standardise(np.stack(recon)), clf.standardise(feats[[ref[k] for k in ids]]))
         print(f"rendered clips through the VAE (N={len(ids)}): labelled as their style {ceiling:.1%}")
 
     args.out.mkdir(parents=True, exist_ok=True)
-    loss_log = work / "unet" / "loss.jsonl"
-    if loss_log.is_file():
-        rows = [json.loads(line) for line in loss_log.read_text().splitlines() if line.strip()]
+    if args.loss_log is not None and args.loss_log.is_file():
+        rows = [json.loads(line) for line in args.loss_log.read_text().splitlines() if line.strip()]
         save_loss_curve(rows, args.out / "default_model_loss.png")
     grid: dict[str, list[Any]] = {}
     for img, style in zip(images, truth, strict=True):

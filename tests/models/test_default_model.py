@@ -91,7 +91,7 @@ def _tone_pixels(freq: float, rng: np.random.Generator, pulse: float | None = No
 
 
 def test_style_classifier_separates_what_differs() -> None:
-    dm = _load("default_model_bench", "benchmarks/default_model.py")
+    dm = _load("judge", "benchmarks/judge.py")
     rng = np.random.default_rng(0)
     kinds = {"low drone": (110.0, None), "high drone": (2500.0, None), "low pulse": (110.0, 4.0)}
     labels = list(kinds) * 4
@@ -105,7 +105,7 @@ def test_style_classifier_separates_what_differs() -> None:
 
 
 def test_frechet_distance() -> None:
-    dm = _load("default_model_bench", "benchmarks/default_model.py")
+    dm = _load("judge", "benchmarks/judge.py")
     rng = np.random.default_rng(1)
     a = rng.standard_normal((400, 3))
     b = rng.standard_normal((400, 3))

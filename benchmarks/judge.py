@@ -1,0 +1,204 @@
+"""How the benchmarks judge spectrograms: features, a rendered-only style classifier, the
+Fréchet distance, the held-out corpus, and pictures.
+
+Everything here works on grey spectrogram pixels: uint8 ``(bands, frames)`` in image
+orientation (top row = the highest band, loud = dark), as the format's images hold them.
+Generated or reconstructed audio is judged by analysing its waveform again with the
+format's STFT (:func:`audio_pixels`), exactly as rendered clips were turned into images.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+#: Mel bands are pooled into this many groups for the classifier's features.
+FEATURE_BANDS = 32
+#: Onset-envelope autocorrelation lags, in frames of 10 ms (50 ms .. 1.2 s).
+LAGS = tuple(int(round(x)) for x in np.geomspace(5, 120, 16))
+
+
+
+# --------------------------------------------------------------------------- data
+def load_heldout(folder: Path, styles: Sequence[str] | None = None) -> dict[str, Any]:
+    """A held-out corpus folder (``sonogen synth-corpus --images``): its rows and grey pixels.
+
+    Returns ``images`` uint8 ``(N, bands, frames)``, ``styles``, ``captions`` (numpy string
+    arrays) and ``rows`` (the metadata), keeping only ``styles`` when given.
+    """
+    from PIL import Image
+
+    meta = folder / "metadata.jsonl"
+    if not meta.is_file():
+        raise SystemExit(f"no held-out corpus in {folder} (metadata.jsonl): render one with sonogen synth-corpus --images")
+    rows = [json.loads(line) for line in meta.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if styles is not None:
+        rows = [r for r in rows if r.get("style") in set(styles)]
+    images = []
+    for row in rows:
+        with Image.open(folder / row["file_name"]) as image:
+            images.append(np.asarray(image.convert("L")))
+    return {"images": np.stack(images), "styles": np.array([str(r["style"]) for r in rows]),
+            "captions": np.array([str(r["text"]) for r in rows]), "rows": rows}
+
+
+def audio_pixels(wave: np.ndarray, sample_rate: int = 44100) -> np.ndarray:
+    """Grey pixels ``(bands, frames)`` of a waveform ``(channels, samples)``, through the format's analysis."""
+    from sonogen.spectrogram.converter import get_converter
+
+    mono = np.asarray(wave, dtype=np.float32).mean(axis=0, keepdims=True)
+    return np.asarray(get_converter().audio_to_image(mono, sample_rate).convert("L"))
+
+
+# --------------------------------------------------------------------------- features
+def pixel_features(pixels: np.ndarray) -> np.ndarray:
+    """Style features of one spectrogram image.
+
+    Args:
+        pixels: uint8 ``(bands, frames)`` in image orientation (top row = highest band,
+            loud = dark), as :func:`wave_pixels` or the training data give.
+
+    Returns:
+        float64 vector of ``4 * FEATURE_BANDS + len(LAGS)`` values: per band group
+        (low to high) the mean level, its spread over time, its mean frame-to-frame change
+        (rhythm) and the mean spread across the group's bands (tonal lines versus noise);
+        then the onset envelope's autocorrelation at :data:`LAGS` (tempo and groove).
+    """
+    level = (255.0 - pixels[::-1].astype(np.float64)) / 255.0  # (bands, frames), low band first
+    bands, frames = level.shape
+    grouped = level.reshape(FEATURE_BANDS, bands // FEATURE_BANDS, frames)
+    groups = grouped.mean(axis=1)  # (groups, frames)
+    texture = grouped.std(axis=1).mean(axis=1)
+    flux = np.abs(np.diff(groups, axis=1)).mean(axis=1)
+    onset = np.maximum(np.diff(groups, axis=1), 0.0).sum(axis=0)
+    onset = onset - onset.mean()
+    denom = float((onset**2).sum()) or 1.0
+    ac = [float((onset[:-lag] * onset[lag:]).sum() / denom) if lag < onset.size else 0.0 for lag in LAGS]
+    return np.concatenate([groups.mean(axis=1), groups.std(axis=1), flux, texture, ac])
+
+
+class StyleClassifier:
+    """Multinomial logistic regression on standardised features (L2-regularised, LBFGS)."""
+
+    def __init__(self, styles: Sequence[str], l2: float = 1e-3) -> None:
+        self.styles = list(styles)
+        self.l2 = l2
+        self.mean: np.ndarray | None = None
+        self.scale: np.ndarray | None = None
+        self.weight: torch.Tensor | None = None
+
+    def standardise(self, x: np.ndarray) -> np.ndarray:
+        """Features ``(N, D)`` in the units the classifier was fitted in."""
+        assert self.mean is not None and self.scale is not None, "fit first"
+        return (x - self.mean) / self.scale
+
+    def fit(self, x: np.ndarray, labels: Sequence[str]) -> StyleClassifier:
+        """Train on features ``(N, D)`` and style names."""
+        self.mean, self.scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+        z = torch.from_numpy(self.standardise(x)).float()
+        y = torch.tensor([self.styles.index(s) for s in labels])
+        w = torch.zeros(z.shape[1] + 1, len(self.styles), requires_grad=True)
+        opt = torch.optim.LBFGS([w], max_iter=500, line_search_fn="strong_wolfe")
+        ones = torch.ones(len(z), 1)
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad()
+            logits = torch.cat([z, ones], dim=1) @ w
+            loss = torch.nn.functional.cross_entropy(logits, y) + self.l2 * (w[:-1] ** 2).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        self.weight = w.detach()
+        return self
+
+    def predict(self, x: np.ndarray) -> list[str]:
+        """Top-1 style per row of ``(N, D)``."""
+        assert self.weight is not None, "fit first"
+        z = torch.from_numpy(self.standardise(x)).float()
+        logits = torch.cat([z, torch.ones(len(z), 1)], dim=1) @ self.weight
+        return [self.styles[i] for i in logits.argmax(dim=1).tolist()]
+
+
+def accuracy(predicted: Sequence[str], truth: Sequence[str]) -> float:
+    """Fraction of equal pairs (0 for no items)."""
+    return float(np.mean([p == t for p, t in zip(predicted, truth, strict=True)])) if truth else 0.0
+
+
+def confusion(predicted: Sequence[str], truth: Sequence[str], styles: Sequence[str]) -> np.ndarray:
+    """Counts ``(len(styles), len(styles))``: row = prompted style, column = label given."""
+    m = np.zeros((len(styles), len(styles)), dtype=int)
+    for p, t in zip(predicted, truth, strict=True):
+        m[styles.index(t), styles.index(p)] += 1
+    return m
+
+
+#: The feature vector's blocks, as :func:`pixel_features` lays them out.
+FEATURE_BLOCKS = {
+    "level": slice(0, FEATURE_BANDS), "spread": slice(FEATURE_BANDS, 2 * FEATURE_BANDS),
+    "flux": slice(2 * FEATURE_BANDS, 3 * FEATURE_BANDS), "texture": slice(3 * FEATURE_BANDS, 4 * FEATURE_BANDS),
+    "groove": slice(4 * FEATURE_BANDS, None),
+}
+
+
+def block_shift(z: np.ndarray, z_ref: np.ndarray) -> dict[str, float]:
+    """Mean shift per feature block of standardised features ``(N, D)`` from their rendered
+    twins ``(N, D)``, in standard deviations: which way a model errs (e.g. blur lowers
+    ``texture``; a washed-out peak raises every ``level`` once the clip is peak-normalised)."""
+    return {name: float((z[:, sl] - z_ref[:, sl]).mean()) for name, sl in FEATURE_BLOCKS.items()}
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to feature sets ``(N, D)`` and ``(M, D)``.
+
+    ``|mu_a - mu_b|^2 + tr(C_a + C_b - 2 (C_a^1/2 C_b C_a^1/2)^1/2)``, computed with
+    symmetric eigendecompositions (no scipy).
+    """
+    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    vals, vecs = np.linalg.eigh(ca)
+    root_a = (vecs * np.sqrt(np.clip(vals, 0, None))) @ vecs.T
+    inner = np.linalg.eigvalsh(root_a @ cb @ root_a)
+    cross = float(np.sqrt(np.clip(inner, 0, None)).sum())
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(ca) + np.trace(cb) - 2.0 * cross)
+
+
+# --------------------------------------------------------------------------- picture
+def save_grid(images: dict[str, list[Any]], path: Path) -> None:
+    """Spectrogram images, one row per style (style name at the left), as a PNG."""
+    from PIL import Image, ImageDraw
+
+    styles = list(images)
+    cols = max(len(v) for v in images.values())
+    tile_w, tile_h, label = 128, 128, 110
+    sheet = Image.new("L", (label + cols * (tile_w + 4), len(styles) * (tile_h + 4) + 4), 255)
+    draw = ImageDraw.Draw(sheet)
+    for r, style in enumerate(styles):
+        y = 4 + r * (tile_h + 4)
+        draw.text((4, y + tile_h // 2 - 6), style, fill=0)
+        for c, img in enumerate(images[style]):
+            sheet.paste(img.convert("L").resize((tile_w, tile_h)), (label + c * (tile_w + 4), y))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)
+
+
+# --------------------------------------------------------------------------- main
+def heldout_classifier(
+    held: dict[str, Any], styles: Sequence[str], per_style: int
+) -> tuple[StyleClassifier, np.ndarray, dict[str, list[int]]]:
+    """The style classifier fitted on the first ``per_style`` held-out images of each style.
+
+    Returns the classifier, the features of every held-out image ``(N, D)`` and each
+    style's image indices in split order (the later ones are for testing and twins).
+    """
+    by_style = {s: [i for i, st in enumerate(held["styles"]) if st == s] for s in styles}
+    feats = np.stack([pixel_features(p) for p in held["images"]])
+    fit = [i for s in styles for i in by_style[s][:per_style]]
+    return StyleClassifier(styles).fit(feats[fit], [str(held["styles"][i]) for i in fit]), feats, by_style
+
+
