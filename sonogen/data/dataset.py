@@ -42,7 +42,9 @@ from typing import Any
 
 import numpy as np
 
+from sonogen.audio.io import AUDIO_EXTENSIONS, load_audio
 from sonogen.errors import SonogenError
+from sonogen.utils import atomic_path, map_jobs
 
 PARTS_DIR = ".parts"
 
@@ -172,14 +174,14 @@ def _process_file(job: tuple[str, str, str, str, str, dict[str, Any]]) -> dict[s
     settings = BuildSettings(**settings_dict)
     result: dict[str, Any] = {"source": rel, "rows": [], "silent": 0, "error": None}
     try:
+        # torch and the converter load in the worker only: a listing or a resumed build that
+        # has nothing left to convert starts without them
         import torch
 
         torch.set_num_threads(1)
-        from sonogen.audio.io import load_audio
         from sonogen.spectrogram.converter import get_converter
         from sonogen.spectrogram.image import save_image
         from sonogen.spectrogram.params import SpectrogramParams
-        from sonogen.utils import atomic_path
 
         params = SpectrogramParams(**(settings.params or {}))
         wave, rate = load_audio(source, params.sample_rate)
@@ -258,9 +260,7 @@ def build_dataset(audio_dir: str | os.PathLike[str], out: str | os.PathLike[str]
         SonogenError: not a folder, no audio, no captions at all, settings that differ from
             an earlier build in ``out``, or no image produced.
     """
-    from sonogen.audio.io import AUDIO_EXTENSIONS
-    from sonogen.spectrogram.params import SpectrogramParams
-    from sonogen.utils import atomic_path, map_jobs
+    from sonogen.spectrogram.params import SpectrogramParams  # brings torch
 
     settings = settings or BuildSettings()
     settings.check()
