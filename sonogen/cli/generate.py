@@ -166,6 +166,21 @@ def _image_of(pipe: Any, wave: Any, rate: int) -> Any:
     return get_converter(pipe.spectrogram_params).audio_to_image(wave, rate)
 
 
+def _tell_unknown_words(pipe: Any, prompt: str) -> None:
+    """Name on stderr, once, the prompt's words the model has not learnt and nothing near them.
+
+    Only models that record their captions' vocabulary (sentence-encoder models trained by
+    sonogen) can tell; for any other checkpoint this says nothing.
+    """
+    import sys
+
+    from sonogen.models.vocabulary import unknown_words_message
+
+    message = unknown_words_message(pipe.text_encoder, prompt)
+    if message:
+        print(message, file=sys.stderr, flush=True)
+
+
 def _sampling(args: argparse.Namespace) -> dict[str, Any]:
     """The sampling options every generation command passes to the pipeline."""
     return {
@@ -190,6 +205,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise SonogenError("--format is for --batch; a single output's format follows its extension")
     _check_outputs(args)
     pipe = _load(args)
+    _tell_unknown_words(pipe, args.prompt)
     params = pipe.spectrogram_params
     f = pipe.vae_scale_factor
     if args.loop or args.seconds <= MAX_SINGLE_SECONDS:

@@ -62,7 +62,13 @@ DEFAULT_CLASSES = {
 #: Libraries a ``model_index.json`` may name a part's class from.
 LIBRARIES = ("diffusers", "transformers")
 #: sonogen's own part classes a ``model_index.json`` may name, as ``(module, class)``.
-SONOGEN_CLASSES = (("sonogen.models.autoencoder", "SpectrogramAutoencoder"),)
+SONOGEN_CLASSES = (
+    ("sonogen.models.autoencoder", "SpectrogramAutoencoder"),
+    ("sonogen.models.text", "SentenceTextEncoder"),
+)
+#: Part classes whose weights stay in an installed package: their folder holds a config
+#: naming the package and the weights' hash, which the check verifies instead of weights files.
+EXTERNAL_WEIGHTS = (("sonogen.models.text", "SentenceTextEncoder"),)
 #: Scheduler names accepted by :func:`load_pipeline` (None/"default": the checkpoint's own).
 SCHEDULERS = ("default", "pndm", "dpm", "ddim")
 SINGLE_FILE_SUFFIXES = (".safetensors",)
@@ -337,17 +343,26 @@ def check_folder(folder: Path) -> None:
 
     Reads ``model_index.json``, each part's config and the headers of its
     ``.safetensors`` weights (cheap: no tensor is loaded), so a truncated download or a
-    damaged file is named instead of surfacing as a library error deep in loading.
+    damaged file is named instead of surfacing as a library error deep in loading. A
+    part whose weights live in an installed package (:data:`EXTERNAL_WEIGHTS`: the
+    sentence text encoder) is checked there instead: the package must be installed and
+    its weights must have the hash the part's config records (hashed once per process).
     """
     index = folder / "model_index.json"
     if not index.is_file():
         raise SonogenError(f"{folder} is not a diffusers checkpoint folder (no model_index.json)")
-    _read_json(index)
+    classes = _read_json(index)
     for part in PARTS:
         sub = folder / part
         if not sub.is_dir():
             raise SonogenError(f"checkpoint {folder} lacks the {part}/ folder")
         if part == "tokenizer":
+            continue
+        entry = classes.get(part) if isinstance(classes, dict) else None
+        if isinstance(entry, list) and tuple(entry) in EXTERNAL_WEIGHTS:
+            from sonogen.models.text import check_encoder_folder
+
+            check_encoder_folder(sub)
             continue
         config = sub / ("scheduler_config.json" if part == "scheduler" else "config.json")
         if not config.is_file():

