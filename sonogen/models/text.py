@@ -296,6 +296,8 @@ class SentenceTextEncoder(ModelMixin, ConfigMixin):  # type: ignore[misc]
         #: words of the training captions, styles and instruments (None: not recorded)
         self.vocabulary: Vocabulary | None = None
         self._known: dict[str, torch.Tensor] | None = None
+        self._cache: Any = None  # see cache_states
+        self._cache_entries = 0
         self.requires_grad_(False)
         self.eval()
 
@@ -316,10 +318,17 @@ class SentenceTextEncoder(ModelMixin, ConfigMixin):  # type: ignore[misc]
         """``(B, L)`` ids (and ``(B, L)`` mask, 1 = token) -> ``((B, 1 + L, H) states, (B, H) embedding)``.
 
         Without ``pooled_state`` the states are ``(B, L, H)``. Both are in the weights' dtype.
+        With :meth:`cache_states` on, rows seen before are not encoded again.
         """
         ids = input_ids.to(self.device)
         mask = (ids != self.pad_token_id) if attention_mask is None else attention_mask.to(self.device)
         mask = mask.long()
+        if self._cache is None:
+            return self._encode(ids, mask)
+        return self._encode_cached(ids, mask, self._cache)
+
+    def _encode(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`forward` without the cache: ``(B, L)`` ids and mask on the model's device."""
         with torch.no_grad():
             states = self.bert(input_ids=ids, attention_mask=mask)[0]  # (B, L, H)
             pooled = mean_pool(states, mask)
@@ -328,6 +337,38 @@ class SentenceTextEncoder(ModelMixin, ConfigMixin):  # type: ignore[misc]
                 first = (embedding * token_norm(states, mask)).to(states.dtype)
                 states = torch.cat([first[:, None], states], dim=1)
         return states, embedding.to(states.dtype)
+
+    def cache_states(self, entries: int = 2048) -> None:
+        """Keep the outputs of up to ``entries`` distinct rows (least recently used dropped).
+
+        Worth it where the same texts come back, as captions do every epoch of training:
+        on one CPU core the encoder takes about 0.75 s for 16 captions of 77 tokens, 5 to
+        10% of a step of the default model's UNet. One entry holds ``(1 + L) x H`` states
+        (about 120 kB in float32 for 77 tokens). ``entries`` 0 switches the cache off.
+        """
+        from collections import OrderedDict
+
+        self._cache = OrderedDict() if entries > 0 else None
+        self._cache_entries = entries
+
+    def _encode_cached(self, ids: torch.Tensor, mask: torch.Tensor,
+                       cache: dict[tuple[Any, ...], tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`_encode` of the rows not in ``cache``, the others taken from it (same values)."""
+        setting = (self.dtype, str(self.device))
+        keys = [(ids[i].cpu().numpy().tobytes(), mask[i].cpu().numpy().tobytes(), *setting) for i in range(len(ids))]
+        missing = [i for i, key in enumerate(keys) if key not in cache]
+        if missing:
+            index = torch.tensor(missing, device=ids.device)
+            states, embedding = self._encode(ids[index], mask[index])
+            for row, i in enumerate(missing):
+                cache[keys[i]] = (states[row], embedding[row])
+        rows = []
+        for key in keys:
+            rows.append(cache[key])
+            cache.move_to_end(key)  # type: ignore[attr-defined]
+        while len(cache) > self._cache_entries:
+            cache.pop(next(iter(cache)))
+        return torch.stack([r[0] for r in rows]), torch.stack([r[1] for r in rows])
 
     @torch.no_grad()
     def embed(self, texts: list[str], batch_size: int = 256) -> torch.Tensor:
