@@ -64,9 +64,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--max-steps", type=positive_int, default=None, metavar="N",
-        help="draw /run_inference/ clips with at most N steps, whatever clients ask (a real-time budget; "
+        help="draw every clip with at most N steps, whatever clients ask (a real-time budget; "
              "the original app asks for 50). Default: the packaged model's own steps when no --checkpoint "
-             "is given, else no cap",
+             "is given, else the API's bound of 100",
     )
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     ray = parser.add_argument_group("Ray Serve (needs the ray extra: pip install \"sonogen[ray]\")")
@@ -107,6 +107,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from sonogen.server import create_app
+    from sonogen.server.metrics import log_requests
 
     config = _config_from_args(args)
     what = args.checkpoint or "the default model packaged with sonogen"
@@ -118,7 +119,10 @@ def serve(args: argparse.Namespace) -> int:
     print(f"sonogen: model loaded in {time.monotonic() - started:.1f} s on {pipeline.device}", flush=True)
     config.pipeline_factory = lambda: pipeline
     app = create_app(config)
-    server = _announcing_server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level))
+    log_requests(args.log_level)  # one line a request, with its queue and model time, instead of uvicorn's
+    server = _announcing_server(
+        uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    )
     try:
         server.run()
     except SystemExit:  # uvicorn exits this way when the lifespan fails

@@ -42,7 +42,7 @@ from sonogen.server.app import create_app  # noqa: E402
 from sonogen.server.batching import run_inference_batch  # noqa: E402
 from sonogen.server.deps import default_pipeline_factory  # noqa: E402
 from sonogen.server.engine import ClientGone, EngineStats, Job, QueueFull  # noqa: E402
-from sonogen.server.jobs import pipeline_params, width_step  # noqa: E402
+from sonogen.server.jobs import default_guidance, default_steps, pipeline_params, width_step  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +81,13 @@ class RaySettings:
 
 @dataclass
 class PipelineInfo:
-    """What the ingress needs of the pipeline without holding it (``/v1/transform`` uploads)."""
+    """What the ingress needs of the pipeline without holding it: its format and width step
+    (``/v1/transform`` uploads, clip lengths) and its recommended steps and guidance."""
 
     spectrogram_params: Any
     vae_scale_factor: int
+    default_steps: int = 50
+    default_guidance: float = 7.0
 
 
 def _replica_id() -> str:
@@ -113,7 +116,8 @@ class ModelReplica:
         self._batched.set_max_batch_size(max(1, config.max_batch))  # type: ignore[attr-defined]
 
     def info(self) -> PipelineInfo:
-        return PipelineInfo(pipeline_params(self.pipeline), width_step(self.pipeline))
+        pipe = self.pipeline
+        return PipelineInfo(pipeline_params(pipe), width_step(pipe), default_steps(pipe), default_guidance(pipe))
 
     @property
     def waiting(self) -> int:
@@ -124,24 +128,33 @@ class ModelReplica:
                 "stats": self.stats.as_dict()}
 
     async def run(self, fn: Callable[[Any], Any] | None, item: Any, batch_key: Any) -> dict[str, Any]:
-        """One job: ``{"ok": result}`` or ``{"error": exception}``, with this replica's figures."""
+        """One job: ``{"ok": result}`` or ``{"error": exception}``, with this replica's figures
+        and the job's ``queue_s`` (waiting in this replica) and ``model_s`` (its batch's time)."""
         self.pending += 1
         self.stats.accepted += 1
+        timing = {"entered": time.monotonic()}
         try:
-            outcome = await self._batched((fn, item, batch_key))
+            outcome = await self._batched((fn, item, batch_key, timing))
         finally:
             self.pending -= 1
-        return {**outcome, **self.figures()}
+        times = {"queue_s": timing.get("started", timing["entered"]) - timing["entered"],
+                 "model_s": timing.get("model_s", 0.0)}
+        return {**outcome, **times, **self.figures()}
 
     @serve.batch(max_batch_size=4, batch_wait_timeout_s=0.02)
-    async def _batched(self, jobs: list[tuple[Any, Any, Any]]) -> list[dict[str, Any]]:
+    async def _batched(self, jobs: list[tuple[Any, Any, Any, dict[str, float]]]) -> list[dict[str, Any]]:
         self.running = len(jobs)
         started = time.monotonic()
+        for job in jobs:
+            job[3]["started"] = started
         try:
-            return await asyncio.to_thread(self._run_jobs, jobs)
+            return await asyncio.to_thread(self._run_jobs, [job[:3] for job in jobs])
         finally:
             self.running = 0
-            self.stats.busy_s += time.monotonic() - started
+            elapsed = time.monotonic() - started
+            self.stats.busy_s += elapsed
+            for job in jobs:
+                job[3]["model_s"] = elapsed
 
     def _run_jobs(self, jobs: list[tuple[Any, Any, Any]]) -> list[dict[str, Any]]:
         """Plain jobs one by one; batchable ones grouped by key into :func:`~sonogen.server.batching.run_inference_batch`."""
@@ -270,6 +283,9 @@ class RemoteEngine:
                 ) from exc
         finally:
             self._tasks.pop(id(job), None)
+        model_s = float(answer.get("model_s", 0.0))
+        job.model_s = model_s
+        job.queue_s = max(0.0, time.monotonic() - job.enqueued_at - model_s)  # the router's queue and the hops too
         replica = str(answer.get("replica", "?"))
         self._replicas[replica] = {k: answer[k] for k in ("waiting", "running", "stats") if k in answer}
         self._replicas[replica]["seen"] = time.time()

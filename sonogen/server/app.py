@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException
 from sonogen import __version__
 from sonogen.errors import SonogenError
 from sonogen.server import routes, studio
+from sonogen.server.bounds import OverLimit, apply_to_openapi
 from sonogen.server.deps import (
     UPLOAD_PATHS,
     ServerConfig,
@@ -37,6 +38,7 @@ from sonogen.server.deps import (
 )
 from sonogen.server.engine import ClientGone, Engine, QueueFull
 from sonogen.server.limits import BodySizeLimit
+from sonogen.server.metrics import Metrics, RequestTiming
 from sonogen.server.schemas import ErrorOut
 
 __all__ = ["WEB_DIR", "ServerConfig", "create_app", "current_engine", "get_config", "get_engine"]
@@ -85,9 +87,19 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.state.config = config
     app.state.engine = None
     app.state.startup_error = None
+    app.state.metrics = Metrics(lambda: app.state.engine, __version__)
     _add_error_handlers(app)
     app.include_router(routes.router)
     app.include_router(studio.router)
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's description with this server's bounds written in (built once)."""
+        built = app.openapi_schema is not None
+        schema = default_openapi()
+        return schema if built else apply_to_openapi(schema, config)
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     def limit_for(path: str) -> int:
         return config.max_upload_bytes if path.rstrip("/") in UPLOAD_PATHS else config.max_body_bytes
@@ -98,9 +110,11 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
             allow_origins=list(config.cors_origins),
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["*"],
-            expose_headers=["Retry-After", "X-Sonogen-Duration", "X-Sonogen-Seed"],
+            expose_headers=["Retry-After", "X-Sonogen-Duration", "X-Sonogen-Seed", "X-Sonogen-Steps",
+                            "X-Sonogen-Guidance"],
         )
     app.add_middleware(BodySizeLimit, limit_for=limit_for)
+    app.add_middleware(RequestTiming, metrics=app.state.metrics)  # outermost: 413s are timed and counted too
     if WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app
@@ -139,11 +153,21 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def on_sonogen(request: Request, exc: SonogenError) -> JSONResponse:
         return JSONResponse({"detail": _one_line(str(exc))}, status_code=400)
 
+    @app.exception_handler(OverLimit)
+    async def on_over_limit(request: Request, exc: OverLimit) -> JSONResponse:
+        return JSONResponse({"detail": _one_line(str(exc))}, status_code=422)
+
     @app.exception_handler(QueueFull)
     async def on_full(request: Request, exc: QueueFull) -> JSONResponse:
         return JSONResponse(
             {"detail": str(exc)}, status_code=503, headers={"Retry-After": str(exc.retry_after)}
         )
+
+    @app.exception_handler(Exception)
+    async def on_crash(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        detail = f"internal error ({type(exc).__name__}); the server's log has the details"
+        return JSONResponse({"detail": detail}, status_code=500)
 
     @app.exception_handler(ClientGone)
     async def on_gone(request: Request, exc: ClientGone) -> Response:

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException
 
 from sonogen.server.encode import EncodedClip
 from sonogen.server.engine import Engine, Job
+from sonogen.server.metrics import note_job
 from sonogen.server.schemas import MEDIA_TYPES, ClipOut
 from sonogen.utils import torch_dtype
 
@@ -46,11 +47,13 @@ class ServerConfig:
         cors_origins: origins allowed by CORS (empty: same-origin only).
         max_body_bytes: JSON body limit, bytes.
         max_upload_bytes: upload limit of the file endpoints (:data:`UPLOAD_PATHS`), bytes.
-        max_clip_s: longest clip /v1/generate and /v1/transform make, seconds.
-        max_long_s: longest piece /v1/long makes, seconds.
-        max_steps: most denoising steps a ``/run_inference/`` or ``/v1/interpolate`` clip is
-            drawn with; requests asking for more get this many (a real-time budget: the
-            original app always asks for 50). None: as asked.
+        max_clip_s: longest clip /v1/generate, /v1/transform and /v1/sample-clips make, seconds.
+        max_long_s: longest piece /v1/long makes, and longest audio any upload may hold, seconds.
+        max_steps: most denoising steps any clip is drawn with; requests asking for more get
+            this many, and say so in ``X-Sonogen-Steps`` (a real-time budget: the original app
+            always asks for 50). None: as asked, up to the schema's 100.
+        max_request_clips: most model clips one request may cost (a long piece draws one
+            every 2.56 s, a song transform one per clip); more is answered 422 at once.
         pipeline_factory: builds the pipeline in the lifespan (default: ``load_pipeline``).
         load_model: when False the lifespan loads nothing (tests override current_engine).
         engine_factory: builds the engine in the lifespan instead of loading a pipeline here
@@ -73,6 +76,7 @@ class ServerConfig:
     max_clip_s: float = 30.0
     max_long_s: float = 300.0
     max_steps: int | None = None
+    max_request_clips: int = 120
     pipeline_factory: Callable[[], Any] | None = None
     load_model: bool = True
     engine_factory: Callable[[ServerConfig], Any] | None = None
@@ -123,9 +127,13 @@ AudioUpload = Annotated[UploadFile, File(description="audio file: wav, flac, ogg
 
 # --------------------------------------------------------------------------- request and answer helpers
 async def run_job(engine: Engine, job: Job, request: Request) -> Any:
-    """Queue ``job`` and await its result (dropped if the client leaves while it waits)."""
+    """Queue ``job`` and await its result (dropped if the client leaves while it waits); its
+    queue and model time go into the request's log line and metrics."""
     engine.submit(job)
-    return await engine.result(job, request.is_disconnected)
+    try:
+        return await engine.result(job, request.is_disconnected)
+    finally:
+        note_job(job)
 
 
 async def read_upload(upload: UploadFile, what: str) -> bytes:
@@ -136,6 +144,16 @@ async def read_upload(upload: UploadFile, what: str) -> bytes:
     return data
 
 
+def sampling_headers(steps: int | None, guidance: float | None) -> dict[str, str]:
+    """``X-Sonogen-Steps`` and ``X-Sonogen-Guidance``: what a clip was really drawn with."""
+    headers = {}
+    if steps is not None:
+        headers["X-Sonogen-Steps"] = str(steps)
+    if guidance is not None:
+        headers["X-Sonogen-Guidance"] = f"{guidance:g}"
+    return headers
+
+
 def clip_response(
     clip: EncodedClip,
     response: str,
@@ -144,10 +162,14 @@ def clip_response(
     prompt: str | None = None,
     body: BaseModel | None = None,
     name: str = "sonogen",
+    steps: int | None = None,
+    guidance: float | None = None,
+    requested_s: float | None = None,
 ) -> Response:
     """A /v1 answer: the audio file (``name.<format>``), or with ``response="json"`` ``body``
-    (default: a :class:`ClipOut` of the clip, ``seed`` and ``prompt``)."""
-    headers = {"X-Sonogen-Duration": f"{clip.duration_s:.4f}"}
+    (default: a :class:`ClipOut` of the clip, ``seed``, ``prompt``, the ``steps`` and
+    ``guidance`` it was drawn with and the length asked for, ``requested_s``)."""
+    headers = {"X-Sonogen-Duration": f"{clip.duration_s:.4f}", **sampling_headers(steps, guidance)}
     if seed is not None:
         headers["X-Sonogen-Seed"] = str(seed)
     if response == "json":
@@ -158,6 +180,9 @@ def clip_response(
             sample_rate=clip.sample_rate,
             seed=seed,
             prompt=prompt,
+            num_inference_steps=steps,
+            guidance=guidance,
+            requested_duration_s=requested_s,
         )
         return JSONResponse(body.model_dump(), headers=headers)
     headers["Content-Disposition"] = f'attachment; filename="{name}.{clip.audio_format}"'

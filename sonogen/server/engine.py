@@ -53,6 +53,8 @@ class Job:
         batch_key: jobs with equal keys may run in one batch (batchable jobs only).
         future: resolved with the result (or exception) by the worker.
         enqueued_at: ``time.monotonic()`` at submission, seconds.
+        queue_s: seconds the job waited before the model took it (set when it starts).
+        model_s: seconds of model work of its batch (set before its future resolves).
     """
 
     fn: Callable[[Any], Any] | None = None
@@ -60,6 +62,8 @@ class Job:
     batch_key: Hashable | None = None
     future: concurrent.futures.Future[Any] = field(default_factory=concurrent.futures.Future)
     enqueued_at: float = field(default_factory=time.monotonic)
+    queue_s: float | None = None
+    model_s: float | None = None
 
     @property
     def batchable(self) -> bool:
@@ -244,8 +248,10 @@ class Engine:
             if batch is None:
                 return
             started = time.monotonic()
+            for job in batch:
+                job.queue_s = started - job.enqueued_at
             try:
-                self._run(batch)
+                self._run(batch, started)
             finally:
                 elapsed = time.monotonic() - started
                 with self._cond:
@@ -253,7 +259,7 @@ class Engine:
                     self.stats.busy_s += elapsed
                     self._mean_job_s = 0.8 * self._mean_job_s + 0.2 * elapsed
 
-    def _run(self, batch: list[Job]) -> None:
+    def _run(self, batch: list[Job], started: float) -> None:
         first = batch[0]
         try:
             if first.batchable:
@@ -268,12 +274,21 @@ class Engine:
                 results = [first.fn(self.pipeline)]
         except BaseException as exc:  # handed to the waiting requests
             log.debug("job failed: %s", exc, exc_info=True)
+            _timed(batch, started)
             with self._cond:
                 self.stats.failed += len(batch)
             for job in batch:
                 job.future.set_exception(exc)
             return
+        _timed(batch, started)
         with self._cond:
             self.stats.completed += len(batch)
         for job, result in zip(batch, results, strict=True):
             job.future.set_result(result)
+
+
+def _timed(batch: list[Job], started: float) -> None:
+    """Record the batch's model time on each of its jobs (before their futures resolve)."""
+    elapsed = time.monotonic() - started
+    for job in batch:
+        job.model_s = elapsed

@@ -29,6 +29,37 @@ from sonogen.spectrogram.params import SpectrogramParams
 
 #: Image width step for pipelines that do not say (SD 1.x's 8x VAE).
 WIDTH_STEP = 8
+#: Steps and guidance of a pipeline that names none (the pipeline's own fallbacks).
+FALLBACK_STEPS = 50
+FALLBACK_GUIDANCE = 7.0
+
+
+def default_steps(pipe: Any) -> int:
+    """The model's recommended denoising steps (its ``sampling.json``; 50 when it names none)."""
+    value = getattr(pipe, "default_steps", None)
+    return int(value) if isinstance(value, int | float) and value >= 1 else FALLBACK_STEPS
+
+
+def default_guidance(pipe: Any) -> float:
+    """The model's recommended guidance scale (its ``sampling.json``; 7 when it names none)."""
+    value = getattr(pipe, "default_guidance", None)
+    return float(value) if isinstance(value, int | float) else FALLBACK_GUIDANCE
+
+
+def resolve_steps(pipe: Any, asked: int | None, cap: int | None) -> int:
+    """The steps a clip is really drawn with: those asked for (else the model's), at most ``cap``."""
+    steps = asked if asked is not None else default_steps(pipe)
+    return min(steps, cap) if cap is not None else steps
+
+
+def resolve_guidance(pipe: Any, asked: float | None) -> float:
+    """The guidance a clip is really drawn with: the one asked for, else the model's."""
+    return float(asked) if asked is not None else default_guidance(pipe)
+
+
+def clip_step_s(pipe: Any) -> float:
+    """Clip lengths are whole multiples of this many seconds (one latent column)."""
+    return float(pipeline_params(pipe).seconds_for_width(width_step(pipe)))
 
 
 def width_step(pipe: Any) -> int:

@@ -7,9 +7,9 @@ file paths.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from sonogen.pipeline.seeds import MASK_IMAGE_IDS, SEED_IMAGE_IDS
 
@@ -17,8 +17,23 @@ MAX_SEED = 2**32 - 1
 MAX_PROMPT_CHARS = 1000
 MAX_STEPS = 100
 MAX_GUIDANCE = 30.0
+#: Shortest clip any endpoint makes or cuts, seconds: phase reconstruction needs a few
+#: analysis windows of audio, and half a second leaves a wide margin for every format.
+MIN_CLIP_S = 0.5
+#: Longest clip /v1/generate and /v1/transform accept in their schema, seconds; the server's
+#: ``max_clip_s`` may lower it (the OpenAPI description shows the server's own bound).
+MAX_CLIP_S = 60.0
+#: Longest piece /v1/long accepts in its schema, seconds (the server's ``max_long_s`` may lower it).
+MAX_LONG_S = 300.0
 #: Longest clip the song transform cuts (one image; SD 1.x draws up to 1024 columns well).
 MAX_SONG_CLIP_S = 10.24
+#: Shortest clip the song transform cuts, seconds.
+MIN_SONG_CLIP_S = 1.0
+#: Most prompts one /v1/long piece moves through.
+MAX_PROMPTS = 16
+#: A prompt that the /v1 endpoints accept: 1 to MAX_PROMPT_CHARS characters, not all of them
+#: white space (checked with Python's ``re``, as the OpenAPI pattern is read).
+NON_BLANK = r"\S"
 
 AudioFormat = Literal["mp3", "wav", "ogg", "flac"]
 ImageFormat = Literal["jpeg", "png"]
@@ -129,14 +144,19 @@ class SamplingOptions(BaseModel):
     )
 
 
+#: One prompt of the /v1 endpoints (see :data:`NON_BLANK`).
+Prompt = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PROMPT_CHARS, pattern=NON_BLANK)]
+
+
 class GenerateIn(OutputOptions, SamplingOptions, BuiltinIds):
     """``POST /v1/generate``: text to audio (optionally from a seed image / looped)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re")
 
-    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    prompt: Prompt = Field(description="what to hear; not only white space")
     duration_s: float | None = Field(
-        None, gt=0.0, le=60.0, description="clip length in seconds (rounded to the model's width step)"
+        None, ge=MIN_CLIP_S, le=MAX_CLIP_S,
+        description="clip length in seconds, rounded to the model's width step (default: 5.12 s)",
     )
     seed_image_id: str | None = Field(None, description="start from this built-in image (img2img)")
     mask_image_id: str | None = Field(None, description="repaint the white area of this built-in mask")
@@ -147,24 +167,18 @@ class GenerateIn(OutputOptions, SamplingOptions, BuiltinIds):
 class LongIn(OutputOptions, SamplingOptions):
     """``POST /v1/long``: a long piece from one or more prompts."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re")
 
-    prompts: list[str] = Field(min_length=1, max_length=16)
-    duration_s: float = Field(20.0, gt=0.0, le=300.0)
-
-    @field_validator("prompts")
-    @classmethod
-    def _prompts_ok(cls, value: list[str]) -> list[str]:
-        for text in value:
-            if not text.strip() or len(text) > MAX_PROMPT_CHARS:
-                raise ValueError(f"each prompt needs 1..{MAX_PROMPT_CHARS} characters")
-        return value
+    prompts: list[Prompt] = Field(min_length=1, max_length=MAX_PROMPTS, description="the piece moves through them")
+    duration_s: float = Field(20.0, ge=MIN_CLIP_S, le=MAX_LONG_S, description="length of the piece, s")
 
 
 class UploadTransformIn(OutputOptions, SamplingOptions):
     """The form fields of the uploads' audio-to-audio endpoints (multipart, beside the ``audio`` file)."""
 
-    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    model_config = ConfigDict(regex_engine="python-re")
+
+    prompt: Prompt = Field(description="what to hear; not only white space")
     strength: float = Field(0.6, ge=0.0, le=1.0, description="how far from the upload, 0..1")
 
 
@@ -172,7 +186,9 @@ class TransformIn(UploadTransformIn):
     """``POST /v1/transform``: one clip of the upload re-imagined with a prompt."""
 
     offset_s: float = Field(0.0, ge=0.0, description="where the clip starts in the upload, s")
-    duration_s: float | None = Field(None, gt=0.0, description="clip length, s")
+    duration_s: float | None = Field(
+        None, ge=MIN_CLIP_S, le=MAX_CLIP_S, description="clip length, s (default: the rest of the upload, up to the longest clip)"
+    )
 
 
 class TransformSongIn(UploadTransformIn):
@@ -180,9 +196,13 @@ class TransformSongIn(UploadTransformIn):
 
     to_prompt: str | None = Field(None, max_length=MAX_PROMPT_CHARS, description="move to this prompt by the end")
     to_seed: int | None = Field(None, ge=0, le=MAX_SEED)
-    clip_s: float = Field(5.12, gt=0.0, le=MAX_SONG_CLIP_S, description="clip length, s")
-    overlap_s: float = Field(0.2, ge=0.0, description="clips overlap by this much, s")
-    crossfade_s: float | None = Field(None, ge=0.0, description="crossfade in each overlap (default: all of it)")
+    clip_s: float = Field(5.12, ge=MIN_SONG_CLIP_S, le=MAX_SONG_CLIP_S, description="clip length, s")
+    overlap_s: float = Field(
+        0.2, ge=0.0, le=MAX_SONG_CLIP_S / 2, description="clips overlap by this much, s (less than half a clip)"
+    )
+    crossfade_s: float | None = Field(
+        None, ge=0.0, le=MAX_SONG_CLIP_S / 2, description="crossfade in each overlap, s (default: all of it; at most the overlap)"
+    )
 
 
 class InferenceOut(BaseModel):
@@ -199,6 +219,11 @@ class ClipOut(InferenceOut):
     sample_rate: int
     seed: int | None = None
     prompt: str | None = None
+    num_inference_steps: int | None = Field(default=None, description="denoising steps the clip was drawn with")
+    guidance: float | None = Field(default=None, description="guidance scale the clip was drawn with")
+    requested_duration_s: float | None = Field(
+        default=None, description="the length asked for; duration_s is it rounded to the model's width step"
+    )
 
 
 class SeedImagesOut(BaseModel):
@@ -211,3 +236,20 @@ class ErrorOut(BaseModel):
     """Every 4xx/5xx answer: ``detail`` is a one-line message."""
 
     detail: str
+
+
+class SamplingOut(BaseModel):
+    """What the served model draws with when a request names no steps or guidance."""
+
+    num_inference_steps: int = Field(description="the model's recommended denoising steps")
+    guidance: float = Field(description="the model's recommended guidance scale")
+    max_steps: int = Field(description="the most steps any clip is drawn with here (more are drawn with this many)")
+
+
+class SettingsOut(BaseModel):
+    """``GET /v1/settings``: the model's own settings and every bound of this server."""
+
+    sampling: SamplingOut
+    clip_step_s: float = Field(description="clip lengths are rounded to whole multiples of this, s")
+    sample_rate: int = Field(description="audio rate of the clips, Hz")
+    limits: dict[str, float | int] = Field(description="the bounds of every endpoint (see the README's table)")

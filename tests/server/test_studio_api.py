@@ -67,7 +67,7 @@ def test_image_to_audio_bad_input(client: TestClient, app_factory: Any, tiny_pip
     app, _ = app_factory(tiny_pipe, max_long_s=1.0)
     with TestClient(app) as small:
         wide = png_bytes(Image.new("RGB", (400, 512), "white"))
-        assert_error(small.post("/v1/image-to-audio", files={"image": ("w.png", wide, "image/png")}), 400, "too large")
+        assert_error(small.post("/v1/image-to-audio", files={"image": ("w.png", wide, "image/png")}), 422, "too large")
     app, _ = app_factory(tiny_pipe, max_upload_bytes=1000)
     with TestClient(app) as limited:
         big = png_bytes(tone_picture(1.0))
@@ -108,7 +108,7 @@ def test_sample_clips_bad_input(client: TestClient) -> None:
     assert_error(client.post("/v1/sample-clips", files=files, data={"starts": "zero"}), 422, "starts")
     assert_error(client.post("/v1/sample-clips", files=files, data={"starts": "2.5", "seconds": "1"}), 400, "starts")
     assert_error(client.post("/v1/sample-clips", files=files, data={"count": "99"}), 422, "count")
-    assert_error(client.post("/v1/sample-clips", files=files, data={"hop_s": "0.1", "seconds": "0.5"}), 400, "at most")
+    assert_error(client.post("/v1/sample-clips", files=files, data={"hop_s": "0.1", "seconds": "0.5"}), 422, "at most")
     assert_error(client.post("/v1/sample-clips", files={"audio": ("x.wav", b"RIFF junk", "audio/wav")}), 400, "decode")
 
 
