@@ -28,6 +28,7 @@ STAGE_DONE = {
     "decoder": "fine-tuned the decoder in {out}/autoencoder",
     "latents": "cached the latents in {out}/latents",
     "export": "exported the model of {out}",
+    "distill": "wrote the few-step student to {out}/student",
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -492,6 +493,7 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
         dtype = self.unet.dtype
         states = (torch.cat([uncond, cond]) if use_cfg else cond).to(dtype)
         g = guidance.to(self.device, torch.float32)[:, None, None, None]
+        step_options = self._step_options(seeds)
         self.set_progress_bar_config(disable=not progress, leave=False)
         with self._seamless(loop), self.progress_bar(total=len(timesteps)) as bar:
             for i, t in enumerate(timesteps):
@@ -503,7 +505,7 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
                 if use_cfg:
                     pred_uncond, pred_cond = pred.chunk(2)
                     pred = pred_uncond + g * (pred_cond - pred_uncond)
-                latents = self.scheduler.step(pred, t, latents).prev_sample
+                latents = self.scheduler.step(pred, t, latents, **step_options).prev_sample
                 if mask_latent is not None and init_latents is not None:
                     kept = init_latents
                     if i + 1 < len(timesteps):
@@ -520,6 +522,14 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
         images = [self._to_image(p) for p in pixels]
         waveforms = self._to_audio_batch(images, loop) if output_type == "audio" else []
         return self._output(images, waveforms, seeds)
+
+    def _step_options(self, seeds: Sequence[int]) -> dict[str, Any]:
+        """Extra arguments of the scheduler's ``step``: one seeded generator per item, so a
+        scheduler that adds noise between steps (LCM, ancestral and SDE samplers) makes a
+        clip that depends on its own seed only, the same in a batch as alone."""
+        if "generator" not in inspect.signature(self.scheduler.step).parameters:
+            return {}
+        return {"generator": [torch.Generator(self.device).manual_seed(int(s) + 1) for s in seeds]}
 
     def _output(
         self, images: list[Image.Image], waveforms: list[np.ndarray], seeds: Sequence[int],

@@ -77,6 +77,16 @@ A model trained from scratch is one JSON file (the packaged ones are in
         "min_snr_floor": 0.0,                # smallest weight (keeps zero-SNR steps in the loss)
         "crop_schedule": []                  # [[from step, latent columns or null], ...]:
                                              # random time crops of the cached latents
+      },
+      "distill_training": {                  # stage "distill": a few-step student of a teacher
+        "steps": 0,                          # (--checkpoint), guidance folded in (train/distill.py)
+        "batch_size": 8,
+        "learning_rate": 1e-4,
+        "guidance_scale": 4.0,               # the teacher's guidance the student learns
+        "teacher_steps": 50,                 # the teacher's solver grid (the student's LCM grid)
+        "sampling_steps": 4,                 # written to the student's sampling.json
+        "huber_c": 0.001,                    # pseudo-Huber loss constant
+        "ema_decay": 0.95                    # the target network's average of the student
       }
     }
 
@@ -125,6 +135,8 @@ DEFAULT_MODEL: dict[str, dict[str, Any]] = {
     "unet_training": {"max_steps": 1000, "batch_size": 4, "learning_rate": 1e-4, "lr_warmup_steps": 0,
                       "caption_dropout": 0.1, "ema_decay": 0.0, "min_snr_gamma": 0.0, "min_snr_floor": 0.0,
                       "crop_schedule": []},
+    "distill_training": {"steps": 0, "batch_size": 8, "learning_rate": 1e-4, "guidance_scale": 4.0,
+                         "teacher_steps": 50, "sampling_steps": 4, "huber_c": 0.001, "ema_decay": 0.95},
 }
 #: Values some keys may take.
 CHOICES = {
@@ -139,7 +151,7 @@ LOSS_TERMS = ("l1", "edge", "texture", "contrast")
 SENTENCE_WIDTH = 384
 #: Keys that size a learnt CLIP encoder: a ``"sentence"`` encoder is used as it is, so they are refused.
 CLIP_ONLY_KEYS = ("num_hidden_layers", "num_attention_heads", "intermediate_size")
-STAGES = ("all", "autoencoder", "latents", "unet", "decoder", "export")
+STAGES = ("all", "autoencoder", "latents", "unet", "decoder", "distill", "export")
 
 
 def load_model_config(path: str | Path) -> dict[str, dict[str, Any]]:
@@ -284,6 +296,9 @@ class TrainConfig:
     minutes: float | None = _option(
         None, "stop this call cleanly after this much wall-clock time (a resumable state is saved)",
         type=positive_float)
+    teacher: str | None = _option(
+        None, "stage distill: the model to distil (default: the model this output folder trained)",
+        metavar="MODEL")
     export: str | None = _option(
         None, "also write the finished model here in fp16 safetensors shards of at most 15 MB",
         metavar="DIR")
@@ -386,6 +401,8 @@ class TrainConfig:
             raise SonogenError("give exactly one of --checkpoint (fine-tune) or --config (train from scratch)")
         if self.lora and not self.checkpoint:
             raise SonogenError("--lora needs a base model: pass --checkpoint")
+        if self.teacher and self.stage != "distill":
+            raise SonogenError("--teacher is for --stage distill")
         if self.checkpoint and self.stage not in ("all", "unet"):
             raise SonogenError(f"--stage {self.stage} trains a model from scratch: pass --config, not --checkpoint")
         if self.export and self.lora:

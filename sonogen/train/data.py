@@ -116,3 +116,10 @@ def inspect_images(rows: list[dict[str, Any]], sample: int = 16) -> tuple[Any, i
         width = min(int(width or size[0]), size[0])
     assert params is not None and height is not None and width is not None
     return params, height, width
+
+
+def tokenize(tokenizer: Any, texts: list[str], device: torch.device) -> torch.Tensor:
+    """Token ids ``(B, tokenizer.model_max_length)`` of ``texts``, padded and truncated, on ``device``."""
+    ids = tokenizer(texts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
+                    return_tensors="pt").input_ids
+    return ids.to(device)

@@ -48,7 +48,8 @@ from sonogen.pipeline.pipeline import SonogenPipeline
 from sonogen.spectrogram.image import save_image
 from sonogen.train.autoencoder import autoencoder_done, load_autoencoder, train_autoencoder
 from sonogen.train.config import TrainConfig, crop_width, load_model_config
-from sonogen.train.data import SpectrogramImages, collate, inspect_images
+from sonogen.train.data import SpectrogramImages, collate, inspect_images, tokenize
+from sonogen.train.distill import distill
 from sonogen.train.latents import (
     CACHE_DIR,
     CachedLatents,
@@ -129,6 +130,13 @@ def train(cfg: TrainConfig) -> TrainResult:
         return TrainResult(out, 0, None, None, kind, time.time() - started, accelerator.is_main_process, stage,
                            finished)
 
+    if cfg.stage == "distill":
+        assert model_cfg is not None
+        steps, done = distill(cfg, model_cfg["distill_training"], data.rows, data.width, accelerator, log, out,
+                              deadline)
+        accelerator.end_training()
+        return TrainResult(out, steps, None, None, kind, time.time() - started, accelerator.is_main_process,
+                           "distill", done)
     if model_cfg is not None:
         if cfg.stage == "decoder":
             if not autoencoder_done(out):
@@ -403,12 +411,6 @@ def _target(scheduler: Any, latents: torch.Tensor, noise: torch.Tensor, timestep
     return noise
 
 
-def _tokenize(tokenizer: Any, texts: list[str], device: torch.device) -> torch.Tensor:
-    ids = tokenizer(texts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
-                    return_tensors="pt").input_ids
-    return ids.to(device)
-
-
 def _batch_latents(run: _Run, batch: dict[str, Any], step: int) -> torch.Tensor:
     """The batch's scaled latents ``(B, C, h, w)``: cached ones cropped by the schedule, or pixels encoded now."""
     if run.cached:
@@ -446,7 +448,7 @@ def _training_step(cfg: TrainConfig, run: _Run, batch: dict[str, Any], step: int
                            device=latents.device).long()
         texts = ["" if torch.rand(()) < (cfg.caption_dropout or 0.0) else t for t in batch["text"]]
         with torch.set_grad_enabled(run.train_text):
-            states = run.text_encoder(_tokenize(run.tokenizer, texts, acc.device))[0]  # (B, L, hidden)
+            states = run.text_encoder(tokenize(run.tokenizer, texts, acc.device))[0]  # (B, L, hidden)
         with acc.autocast():
             loss = denoising_loss(run, run.unet, latents, states, noise, ts)
         acc.backward(loss)
@@ -487,7 +489,7 @@ class _FixedBatch:
                 latents = _encode_latents(run.vae, pixels, gen.manual_seed(self.seed + 1)).float()
             noise = torch.randn(latents.shape, generator=gen).to(latents.device)
             ts = torch.linspace(50, sched.config.num_train_timesteps - 50, latents.shape[0]).long()
-            states = te(_tokenize(run.tokenizer, self.batch["text"], acc.device))[0].to(model.dtype)
+            states = te(tokenize(run.tokenizer, self.batch["text"], acc.device))[0].to(model.dtype)
             value = denoising_loss(run, model, latents, states, noise, ts.to(latents.device))
         if was_training:
             model.train()

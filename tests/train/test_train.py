@@ -233,3 +233,62 @@ def test_loss_plot_is_optional(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert not (tmp_path / "loss.png").exists() and log.rows() == [{"stage": "unet", "step": 1, "loss": 0.5}]
     warnings = [r.getMessage() for r in caplog.records if "matplotlib" in r.getMessage()]
     assert len(warnings) == 1 and "sonogen[plot]" in warnings[0]
+
+
+@pytest.mark.soundfont
+@pytest.mark.slow
+def test_distill_a_few_step_student(dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """From scratch, then --stage distill: a student that samples in the config's steps without guidance."""
+    from sonogen.pipeline import load_pipeline
+    from sonogen.train.config import CONFIGS
+
+    out = tmp_path / "scratch"
+    base = ["train", "--dataset", str(dataset), "--output", str(out), "--config", str(CONFIGS / "micro.json"),
+            "--resolution", "64", "--no-progress", "--validation-steps", "2"]
+    assert main([*base, "--max-steps", "3", "--checkpoint-every", "0"]) == 0
+    assert main([*base, "--stage", "distill", "--resume"]) == 0
+    assert "few-step student" in capsys.readouterr().out
+    student = out / "student"
+    assert json.loads((student / "sampling.json").read_text()) == {"num_inference_steps": 2, "guidance_scale": 1.0}
+    scheduler = json.loads((student / "scheduler" / "scheduler_config.json").read_text())
+    assert scheduler["_class_name"] == "LCMScheduler" and scheduler["original_inference_steps"] == 10
+    assert scheduler["prediction_type"] == "v_prediction"
+    rows = [json.loads(line) for line in (out / "loss.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if r.get("stage") == "distill"] == [1, 2, 3]
+    pipe = load_pipeline(str(student), device="cpu")
+    assert pipe.default_steps == 2 and pipe.default_guidance == 1.0
+    both = pipe(["a", "b"], seed=[5, 6], width=64, height=64, progress=False, output_type="latent").latents
+    alone = pipe("b", seed=6, width=64, height=64, progress=False, output_type="latent").latents
+    assert torch.allclose(both[1:], alone, atol=1e-5)  # LCM's between-step noise follows each clip's seed
+    again = pipe("a", seed=5, width=64, height=64, progress=False, output_type="latent").latents
+    assert torch.allclose(both[:1], again, atol=1e-5)
+
+
+def test_consistency_parametrisation() -> None:
+    """The student's boundary and the teacher's DDIM step are what the distillation assumes."""
+    from diffusers import DDPMScheduler
+
+    from sonogen.train.distill import boundary_scalings, clean_and_noise, solver_grid, teacher_step
+
+    c_skip, c_out = boundary_scalings(torch.tensor([-1, 0, 999]))
+    assert c_skip[:2].tolist() == [1.0, 1.0] and c_out[:2].tolist() == [0.0, 0.0] and c_out[2] > 0.99
+    assert solver_grid(1000, 50)[:3].tolist() == [19, 39, 59] and solver_grid(1000, 50)[-1] == 999
+    sched = DDPMScheduler(prediction_type="v_prediction", rescale_betas_zero_snr=True)
+    alphas = sched.alphas_cumprod.float()
+    x0, noise = torch.randn(2, 4, 8, 8), torch.randn(2, 4, 8, 8)
+    t = torch.tensor([499, 999])
+    x_t = sched.add_noise(x0, noise, t)
+    v = sched.get_velocity(x0, noise, t)
+    est_x0, est_eps = clean_and_noise(v, x_t, alphas[t], "v_prediction")
+    assert torch.allclose(est_x0, x0, atol=1e-4) and torch.allclose(est_eps[:1], noise[:1], atol=1e-4)
+
+    class Oracle(torch.nn.Module):  # predicts the true velocity whatever the text
+        def forward(self, x, ts, encoder_hidden_states):  # type: ignore[no-untyped-def]
+            out = torch.nn.Module()
+            out.sample = sched.get_velocity(torch.cat([x0, x0]), torch.cat([noise, noise]), ts)
+            return out
+
+    states = torch.zeros(2, 3, 4)
+    s = torch.tensor([-1, -1])
+    clean = teacher_step(Oracle(), x_t, t, s, states, states, 4.0, alphas, "v_prediction")
+    assert torch.allclose(clean, x0, atol=1e-4)  # a step to s < 0 lands on the clean estimate

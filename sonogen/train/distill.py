@@ -1,0 +1,221 @@
+"""Few-step distillation: a student that samples in a handful of steps, guidance included.
+
+Latent consistency distillation (Luo et al., 2023), with classifier-free guidance folded
+into the student at one scale. The teacher is a finished model (``--teacher``, any diffusers
+folder sonogen loads, or the model the output folder trained); the student starts as a
+copy of its UNet and is saved in ``OUT/student``. For each batch of cached
+latents ``x0``:
+
+1. pick a step ``t`` on the teacher's ``N``-step grid (``t = k * 1000 / N - 1``) and the
+   grid step before it, ``s`` (``-1`` below the first: the clean end);
+2. noise ``x0`` to ``x_t``;
+3. the teacher, with guidance ``w``, takes one DDIM step from ``x_t`` to ``x_s``;
+4. the target network (an exponential moving average of the student) maps ``x_s`` to
+   its clean estimate, the student maps ``x_t`` to its own; a pseudo-Huber loss pulls
+   the student's estimate to the target's.
+
+Both estimates use the consistency parametrisation ``c_skip(t) x + c_out(t) x0_pred``
+with diffusers' ``LCMScheduler`` scalings (``sigma_data = 0.5``, timesteps scaled by 10),
+so the saved student samples with that scheduler: ``N`` is its ``original_inference_steps``
+and its ``sampling.json`` asks for ``sampling_steps`` steps at guidance 1 (no second,
+unconditional pass: the guidance is already in the weights).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers import LCMScheduler
+from tqdm import tqdm
+
+from sonogen.errors import SonogenError
+from sonogen.train.config import TrainConfig
+from sonogen.train.data import tokenize
+from sonogen.train.latents import CACHE_DIR, CachedLatents, collate_latents, update_cache
+from sonogen.train.model import load_components, save_pipeline
+from sonogen.train.state import LossLog, latest_state, save_state, state_step
+
+logger = logging.getLogger(__name__)
+
+DISTILL_DIR = "distill"
+STUDENT_DIR = "student"
+SIGMA_DATA = 0.5
+TIMESTEP_SCALING = 10.0
+
+
+def boundary_scalings(timesteps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(c_skip, c_out)`` of the consistency parametrisation at integer ``timesteps`` ``(B,)``.
+
+    At ``t = 0`` (and below) ``c_skip`` is 1 and ``c_out`` 0, so the clean end maps to itself.
+    """
+    scaled = timesteps.clamp(min=0).float() * TIMESTEP_SCALING
+    c_skip = SIGMA_DATA**2 / (scaled**2 + SIGMA_DATA**2)
+    c_out = scaled / (scaled**2 + SIGMA_DATA**2).sqrt()
+    return c_skip, c_out
+
+
+def solver_grid(num_train_timesteps: int, steps: int) -> torch.Tensor:
+    """The teacher's ``steps``-step grid ``(steps,)``: ``k * (T / steps) - 1`` for k = 1..steps."""
+    ratio = num_train_timesteps // steps
+    return torch.arange(1, steps + 1) * ratio - 1
+
+
+def _expand(values: torch.Tensor) -> torch.Tensor:
+    return values[:, None, None, None]
+
+
+def clean_and_noise(pred: torch.Tensor, x: torch.Tensor, alpha_bar: torch.Tensor,
+                    prediction_type: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The clean-latent and noise estimates ``(x0, eps)`` from a UNet output at ``alpha_bar`` ``(B,)``."""
+    a, s = _expand(alpha_bar.sqrt()), _expand((1.0 - alpha_bar).sqrt())
+    if prediction_type == "v_prediction":
+        return a * x - s * pred, s * x + a * pred
+    x0 = (x - s * pred) / a.clamp(min=1e-8)
+    return x0, pred
+
+
+def consistency_output(unet: Any, x: torch.Tensor, t: torch.Tensor, states: torch.Tensor, alphas: torch.Tensor,
+                       prediction_type: str) -> torch.Tensor:
+    """``c_skip(t) x + c_out(t) x0(x, t)``: a network's consistency estimate of the clean latents."""
+    pred = unet(x, t.clamp(min=0), encoder_hidden_states=states).sample.float()
+    x0, _ = clean_and_noise(pred, x, alphas[t.clamp(min=0)], prediction_type)
+    c_skip, c_out = boundary_scalings(t)
+    return _expand(c_skip) * x + _expand(c_out) * x0
+
+
+def pseudo_huber(a: torch.Tensor, b: torch.Tensor, c: float) -> torch.Tensor:
+    """Mean of ``sqrt((a - b)^2 + c^2) - c``: L2 near zero, L1 for large errors."""
+    return (((a.float() - b.float()) ** 2 + c * c).sqrt() - c).mean()
+
+
+def teacher_step(teacher: Any, x_t: torch.Tensor, t: torch.Tensor, s: torch.Tensor, cond: torch.Tensor,
+                 uncond: torch.Tensor, guidance: float, alphas: torch.Tensor, prediction_type: str) -> torch.Tensor:
+    """One guided DDIM step of the teacher from ``x_t`` at ``t`` to ``s`` (``s < 0``: the clean estimate)."""
+    both = teacher(torch.cat([x_t, x_t]), torch.cat([t, t]), encoder_hidden_states=torch.cat([uncond, cond])).sample
+    alpha_t = alphas[t]
+    x0_u, eps_u = clean_and_noise(both[: len(t)].float(), x_t, alpha_t, prediction_type)
+    x0_c, eps_c = clean_and_noise(both[len(t):].float(), x_t, alpha_t, prediction_type)
+    x0 = x0_u + guidance * (x0_c - x0_u)
+    eps = eps_u + guidance * (eps_c - eps_u)
+    alpha_s = torch.where(s >= 0, alphas[s.clamp(min=0)], torch.ones_like(alpha_t))
+    return _expand(alpha_s.sqrt()) * x0 + _expand((1.0 - alpha_s).sqrt()) * eps
+
+
+def student_scheduler(teacher_scheduler: Any, teacher_steps: int) -> LCMScheduler:
+    """The LCM sampler for the student, on the teacher's betas, prediction type and rescaling."""
+    config = teacher_scheduler.config
+    return LCMScheduler(
+        num_train_timesteps=int(config.num_train_timesteps), beta_start=float(config.beta_start),
+        beta_end=float(config.beta_end), beta_schedule=str(config.beta_schedule),
+        prediction_type=str(config.prediction_type), original_inference_steps=teacher_steps,
+        rescale_betas_zero_snr=bool(getattr(config, "rescale_betas_zero_snr", False)),
+        timestep_scaling=TIMESTEP_SCALING, set_alpha_to_one=True,
+    )
+
+
+def distill(cfg: TrainConfig, options: dict[str, Any], rows: list[dict[str, Any]], width: int, accelerator: Any,
+            log: LossLog, out: Path, deadline: float | None) -> tuple[int, bool]:
+    """Run the ``distill`` stage; returns ``(steps done in all, finished)``.
+
+    Args:
+        cfg: the training settings (``teacher``, default the model in ``out``; seed,
+            checkpointing, resume, export).
+        options: the model config's ``distill_training`` section.
+        rows, width: the dataset rows and image width (pixels) to encode with the teacher's VAE.
+        deadline: ``time.time()`` to stop at (None: no limit).
+    """
+    teacher_path = cfg.teacher or str(out)
+    if not cfg.teacher and not (out / "model_index.json").is_file():
+        raise SonogenError(f"no trained model in {out} to distil: train the unet stage first or pass --teacher")
+    parts, params = load_components(teacher_path)
+    vae, text_encoder, tokenizer = parts["vae"], parts["text_encoder"].eval(), parts["tokenizer"]
+    teacher = parts["unet"].eval().requires_grad_(False)
+    text_encoder.requires_grad_(False)
+    cache = out / CACHE_DIR
+    if accelerator.is_main_process:
+        update_cache(vae, rows, cache, width, accelerator.device, progress=cfg.progress)
+    accelerator.wait_for_everyone()
+    data = CachedLatents(cache, vae.config.scaling_factor, getattr(vae.config, "shift_factor", None),
+                         texts={r["file_name"]: r["text"] for r in rows})
+    batch = int(options["batch_size"])
+    loader = torch.utils.data.DataLoader(data, batch_size=batch, shuffle=True, collate_fn=collate_latents,
+                                         drop_last=len(data) >= batch,
+                                         generator=torch.Generator().manual_seed(cfg.seed))
+    student = copy.deepcopy(teacher).train().requires_grad_(True)
+    target = copy.deepcopy(teacher).eval()
+    optimizer = torch.optim.AdamW(student.parameters(), lr=float(options["learning_rate"]), weight_decay=0.0)
+    student, optimizer, loader = accelerator.prepare(student, optimizer, loader)
+    accelerator.register_for_checkpointing(target)
+    folder = out / DISTILL_DIR
+    step = 0
+    previous = latest_state(folder) if cfg.resume else None
+    if previous is not None:
+        accelerator.load_state(str(previous))
+        step = state_step(previous)
+        log.trim("distill", step)
+
+    sched = parts["scheduler"]
+    alphas = sched.alphas_cumprod.to(accelerator.device).float()
+    prediction = str(sched.config.prediction_type)
+    grid = solver_grid(int(sched.config.num_train_timesteps), int(options["teacher_steps"]))
+    ratio = int(grid[1] - grid[0]) if len(grid) > 1 else int(grid[0]) + 1
+    guidance, decay, huber_c = float(options["guidance_scale"]), float(options["ema_decay"]), float(options["huber_c"])
+    steps = int(options["steps"])
+    with torch.no_grad():
+        empty = text_encoder(tokenize(tokenizer, [""], accelerator.device))[0]
+    bar = tqdm(total=steps, initial=step, desc="stage: distill", disable=not (cfg.progress and accelerator.is_main_process))
+    clock, finished = time.time(), True
+    batches: Iterator[Any] = iter(())
+    while step < steps:
+        if deadline is not None and time.time() >= deadline:
+            finished = False
+            break
+        try:
+            item = next(batches)
+        except StopIteration:
+            batches = iter(loader)
+            item = next(batches)
+        x0 = item["latents"].float()
+        with torch.no_grad():
+            cond = text_encoder(tokenize(tokenizer, list(item["text"]), accelerator.device))[0]
+        uncond = empty.expand(len(x0), -1, -1)
+        index = torch.randint(0, len(grid), (len(x0),))
+        t = grid[index].to(accelerator.device)
+        s = t - ratio
+        noise = torch.randn_like(x0)
+        x_t = sched.add_noise(x0, noise, t)
+        with torch.no_grad():
+            x_s = teacher_step(teacher, x_t, t, s, cond, uncond, guidance, alphas, prediction)
+            goal = consistency_output(target, x_s, s, cond, alphas, prediction)
+        estimate = consistency_output(student, x_t, t, cond, alphas, prediction)
+        loss = pseudo_huber(estimate, goal, huber_c)
+        accelerator.backward(loss)
+        accelerator.clip_grad_norm_(student.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        with torch.no_grad():  # the target follows the student slowly
+            for p_t, p_s in zip(target.parameters(), accelerator.unwrap_model(student).parameters(), strict=True):
+                p_t.lerp_(p_s.detach(), 1.0 - decay)
+        step += 1
+        bar.update()
+        log.write(stage="distill", step=step, loss=float(loss.detach()), time_s=round(time.time() - clock, 3))
+        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < steps:
+            save_state(accelerator, folder, step, cfg.keep_checkpoints)
+    bar.close()
+    save_state(accelerator, folder, step, cfg.keep_checkpoints)
+    if accelerator.is_main_process:
+        final = dict(parts, unet=accelerator.unwrap_model(student).float().eval(),
+                     scheduler=student_scheduler(sched, int(options["teacher_steps"])))
+        sampling = {"num_inference_steps": int(options["sampling_steps"]), "guidance_scale": 1.0}
+        save_pipeline(final, params, out / STUDENT_DIR, sampling)
+        if cfg.export:
+            save_pipeline(final, params, cfg.export, sampling, fp16=True)
+        log.plot()
+    accelerator.wait_for_everyone()
+    return step, finished
