@@ -1,4 +1,4 @@
-"""Training reads its base model through the one loader generation uses (issue 13).
+"""Training reads its base model through the one loader generation uses.
 
 Same path rule, same ``spectrogram.json`` reader, same checks of a damaged folder; the
 band check still refuses a checkpoint before any weight is read.
