@@ -258,8 +258,9 @@ class SentenceTextEncoder(ModelMixin, ConfigMixin):  # type: ignore[misc]
 
     The weights never train (``requires_grad`` is off, the model stays in eval mode and
     runs without autograd). ``save_pretrained`` writes ``config.json`` (where the
-    weights are) and ``vocabulary.json`` when :attr:`vocabulary` is set; ``from_pretrained``
-    reads the weights from the installed package, checking their hash.
+    weights are) and, when :attr:`vocabulary` is set, ``vocabulary.json`` with its
+    embeddings; ``from_pretrained`` reads the weights from the installed package,
+    checking their hash.
 
     Args:
         package, version, archive, sha256: the :class:`EncoderSource` of the weights.

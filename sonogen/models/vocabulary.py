@@ -45,8 +45,8 @@ EMBEDDINGS_FILE = "vocabulary.safetensors"
 KINDS = ("words", "styles", "instruments")
 #: A prompt word counts as known when its embedding has at least this cosine with a known word's.
 SIMILARITY_THRESHOLD = 0.55
-#: A word: letters, possibly joined by ``'`` or ``-`` (``lo-fi``, ``rock'n'roll``).
-WORD_RE = re.compile(r"[a-z]+(?:['-][a-z]+)*")
+#: A word: letters (any script), possibly joined by ``'`` or ``-`` (``lo-fi``, ``rock'n'roll``).
+WORD_RE = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
 #: Function words: never reported (they carry no sound of their own).
 STOP_WORDS = frozenset(
     "a an the and or but nor of in on at to for from with without by as into onto over under behind between "
