@@ -82,6 +82,105 @@ def pixel_features(pixels: np.ndarray) -> np.ndarray:
     return np.concatenate([groups.mean(axis=1), groups.std(axis=1), flux, texture, ac])
 
 
+#: Mel bands are pooled into this many groups for the timbre envelope (finer than the style's).
+TIMBRE_BANDS = 64
+#: Cepstral coefficients (DCT of each frame's levels over the bands) kept, from the first.
+CEPSTRA = 24
+#: Band groups for the temporal-envelope statistics (attack, sustain, modulation).
+ENVELOPE_BANDS = 16
+#: Envelope autocorrelation lags in frames of 10 ms: 20 ms, 80 ms, 250 ms.
+ENVELOPE_LAGS = (2, 8, 25)
+#: Modulation-frequency bands in Hz whose share of a group's envelope energy is measured:
+#: tremolo and vibrato live around 4-8 Hz, rolls and rapid picking at 8-16 Hz.
+MODULATION_HZ = ((0.5, 2.0), (2.0, 4.0), (4.0, 8.0), (8.0, 16.0), (16.0, 50.0))
+
+
+def _dct_matrix(n: int, k: int) -> np.ndarray:
+    """Orthonormal DCT-II basis ``(k, n)``: its first ``k`` rows."""
+    i = np.arange(n)
+    basis = np.cos(np.pi / n * (i[None, :] + 0.5) * np.arange(k)[:, None]) * np.sqrt(2.0 / n)
+    basis[0] /= np.sqrt(2.0)
+    return basis
+
+
+def timbre_features(pixels: np.ndarray, frame_hz: float = 100.0) -> np.ndarray:
+    """Timbre features of one spectrogram image, for telling instruments apart in a mix.
+
+    Args:
+        pixels: uint8 ``(bands, frames)`` in image orientation, as for :func:`pixel_features`
+            (the band count must divide by :data:`TIMBRE_BANDS` and :data:`ENVELOPE_BANDS`).
+        frame_hz: image columns per second (100 for the format's 10 ms hop).
+
+    Returns:
+        float64 vector, blocks in this order (see :data:`TIMBRE_BLOCKS`):
+
+        * ``cepstrum``: mean and spread over time of the first :data:`CEPSTRA` DCT
+          coefficients of each frame's band levels (the spectral envelope's shape, as
+          MFCCs describe it; the pixel levels are already compressed like a logarithm);
+        * ``envelope``: per :data:`TIMBRE_BANDS` band group the mean level and its 90th
+          percentile over time (where the instruments' energy and formants sit);
+        * ``peakiness``: per group the mean over frames of (loudest band - mean band) inside
+          the group: harmonic lines stand out from their neighbours, noise does not;
+        * ``steadiness``: per group the mean frame-to-frame change of single bands over that
+          of the group's mean: held tones (organ, strings, pads) change little band by band,
+          moving melodies and vibrato a lot;
+        * ``attack``: per :data:`ENVELOPE_BANDS` group the share of the envelope's rises in
+          all its changes: plucked and struck notes rise at once and fade slowly (> 0.5),
+          bowed and blown ones swell and stop;
+        * ``sustain``: per envelope group the autocorrelation of the mean-removed envelope at
+          :data:`ENVELOPE_LAGS` (how long a note's level persists);
+        * ``modulation``: per envelope group the share of its envelope's energy in each of
+          :data:`MODULATION_HZ` (tremolo, vibrato, trills, rolls, rhythm).
+    """
+    level = (255.0 - pixels[::-1].astype(np.float64)) / 255.0  # (bands, frames), low band first
+    bands, frames = level.shape
+    ceps = _dct_matrix(bands, CEPSTRA) @ level  # (CEPSTRA, frames)
+    grouped = level.reshape(TIMBRE_BANDS, bands // TIMBRE_BANDS, frames)
+    groups = grouped.mean(axis=1)  # (TIMBRE_BANDS, frames)
+    peak = (grouped.max(axis=1) - groups).mean(axis=1)
+    band_change = np.abs(np.diff(grouped, axis=2)).mean(axis=(1, 2))
+    group_change = np.abs(np.diff(groups, axis=1)).mean(axis=1)
+    steady = band_change / (group_change + 1e-3)
+    env = level.reshape(ENVELOPE_BANDS, bands // ENVELOPE_BANDS, frames).mean(axis=1)  # (ENVELOPE_BANDS, frames)
+    d = np.diff(env, axis=1)
+    rise, fall = np.maximum(d, 0.0).sum(axis=1), np.maximum(-d, 0.0).sum(axis=1)
+    attack = rise / (rise + fall + 1e-9)
+    centred = env - env.mean(axis=1, keepdims=True)
+    power = (centred**2).sum(axis=1) + 1e-9
+    sustain = np.stack([(centred[:, :-lag] * centred[:, lag:]).sum(axis=1) / power for lag in ENVELOPE_LAGS], axis=1)
+    spectrum = np.abs(np.fft.rfft(centred, axis=1)) ** 2  # (ENVELOPE_BANDS, frames // 2 + 1)
+    hz = np.fft.rfftfreq(frames, d=1.0 / frame_hz)
+    total = spectrum[:, 1:].sum(axis=1) + 1e-9
+    modulation = np.stack([spectrum[:, (hz >= lo) & (hz < hi)].sum(axis=1) / total for lo, hi in MODULATION_HZ], axis=1)
+    return np.concatenate([
+        ceps.mean(axis=1), ceps.std(axis=1), groups.mean(axis=1), np.percentile(groups, 90, axis=1),
+        peak, steady, attack, sustain.ravel(), modulation.ravel(),
+    ])
+
+
+def _blocks(sizes: Sequence[tuple[str, int]]) -> dict[str, slice]:
+    """Consecutive named slices of a feature vector from ``(name, length)`` pairs."""
+    out, start = {}, 0
+    for name, size in sizes:
+        out[name] = slice(start, start + size)
+        start += size
+    return out
+
+
+#: The timbre vector's blocks, as :func:`timbre_features` lays them out.
+TIMBRE_BLOCKS = _blocks([
+    ("cepstrum", 2 * CEPSTRA), ("envelope", 2 * TIMBRE_BANDS), ("peakiness", TIMBRE_BANDS),
+    ("steadiness", TIMBRE_BANDS), ("attack", ENVELOPE_BANDS), ("sustain", ENVELOPE_BANDS * len(ENVELOPE_LAGS)),
+    ("modulation", ENVELOPE_BANDS * len(MODULATION_HZ)),
+])
+
+
+def instrument_features(pixels: np.ndarray) -> np.ndarray:
+    """The instrument classifier's features of one image ``(bands, frames)``: the style
+    statistics (:func:`pixel_features`) followed by the timbre ones (:func:`timbre_features`)."""
+    return np.concatenate([pixel_features(pixels), timbre_features(pixels)])
+
+
 class StyleClassifier:
     """Multinomial logistic regression on standardised features (L2-regularised, LBFGS)."""
 
@@ -136,6 +235,77 @@ def confusion(predicted: Sequence[str], truth: Sequence[str], styles: Sequence[s
     for p, t in zip(predicted, truth, strict=True):
         m[styles.index(t), styles.index(p)] += 1
     return m
+
+
+def instrument_labels(rows: Sequence[dict[str, Any]], instruments: Sequence[str]) -> np.ndarray:
+    """Bool ``(len(rows), len(instruments))``: which GM programs each metadata row's clip renders."""
+    return np.array([[name in row.get("instruments", ()) for name in instruments] for row in rows], dtype=bool).reshape(
+        len(rows), len(instruments))
+
+
+class InstrumentClassifier:
+    """One-vs-rest logistic regression per GM instrument on standardised features, with a
+    detection threshold per instrument.
+
+    All instruments are fitted at once (independent weight columns, binary cross-entropy,
+    L2 on the weights, LBFGS). :meth:`calibrate` sets each threshold so that a chosen share
+    of clips *without* the instrument is flagged, measured on out-of-fold scores (the
+    threshold is never chosen on scores of the clips a model was fitted on).
+    """
+
+    def __init__(self, instruments: Sequence[str], l2: float = 1e-4) -> None:
+        self.instruments = list(instruments)
+        self.l2 = l2
+        self.mean: np.ndarray | None = None
+        self.scale: np.ndarray | None = None
+        self.weight: torch.Tensor | None = None
+        self.threshold: np.ndarray | None = None
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> InstrumentClassifier:
+        """Train on features ``(N, D)`` and bool labels ``(N, len(instruments))``."""
+        self.mean, self.scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+        z = torch.from_numpy((x - self.mean) / self.scale).float()
+        target = torch.from_numpy(np.asarray(y, dtype=np.float32))
+        w = torch.zeros(z.shape[1] + 1, len(self.instruments), requires_grad=True)
+        opt = torch.optim.LBFGS([w], max_iter=300, line_search_fn="strong_wolfe")
+        ones = torch.ones(len(z), 1)
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad()
+            logits = torch.cat([z, ones], dim=1) @ w
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, target) + self.l2 * (w[:-1] ** 2).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        self.weight = w.detach()
+        return self
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        """Logits ``(N, len(instruments))`` for features ``(N, D)`` (higher = more likely present)."""
+        assert self.weight is not None and self.mean is not None and self.scale is not None, "fit first"
+        z = torch.from_numpy((x - self.mean) / self.scale).float()
+        return (torch.cat([z, torch.ones(len(z), 1)], dim=1) @ self.weight).numpy().astype(np.float64)
+
+    def calibrate(self, x: np.ndarray, y: np.ndarray, false_alarm: float = 0.1, folds: int = 4) -> InstrumentClassifier:
+        """Fit on all of ``x`` ``(N, D)`` / ``y`` ``(N, L)`` and set thresholds from ``folds``-fold
+        out-of-fold scores: each instrument's threshold is the ``1 - false_alarm`` quantile
+        of the out-of-fold scores of clips without it."""
+        out = np.zeros(y.shape)
+        fold = np.arange(len(x)) % folds
+        for k in range(folds):
+            part = InstrumentClassifier(self.instruments, self.l2).fit(x[fold != k], y[fold != k])
+            out[fold == k] = part.scores(x[fold == k])
+        self.threshold = np.array([
+            np.quantile(out[~y[:, j], j], 1.0 - false_alarm) if (~y[:, j]).any() else np.inf
+            for j in range(len(self.instruments))
+        ])
+        return self.fit(x, y)
+
+    def detect(self, x: np.ndarray) -> np.ndarray:
+        """Bool ``(N, len(instruments))``: instruments found in each clip of features ``(N, D)``."""
+        assert self.threshold is not None, "calibrate first"
+        return self.scores(x) > self.threshold[None, :]
 
 
 #: The feature vector's blocks, as :func:`pixel_features` lays them out.
