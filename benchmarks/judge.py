@@ -124,9 +124,10 @@ def timbre_features(pixels: np.ndarray, frame_hz: float = 100.0) -> np.ndarray:
         * ``steadiness``: per group the mean frame-to-frame change of single bands over that
           of the group's mean: held tones (organ, strings, pads) change little band by band,
           moving melodies and vibrato a lot;
-        * ``attack``: per :data:`ENVELOPE_BANDS` group the share of the envelope's rises in
-          all its changes: plucked and struck notes rise at once and fade slowly (> 0.5),
-          bowed and blown ones swell and stop;
+        * ``attack``: per :data:`ENVELOPE_BANDS` group how much steeper the envelope's
+          rises are than its falls, ``(r - f) / (|r| + |f|)`` with ``r`` and ``f`` the 95th
+          percentiles of its frame-to-frame rises and falls: plucked and struck notes jump
+          up and fade (> 0), bowed and blown ones swell and stop (about 0 or below);
         * ``sustain``: per envelope group the autocorrelation of the mean-removed envelope at
           :data:`ENVELOPE_LAGS` (how long a note's level persists);
         * ``modulation``: per envelope group the share of its envelope's energy in each of
@@ -143,8 +144,8 @@ def timbre_features(pixels: np.ndarray, frame_hz: float = 100.0) -> np.ndarray:
     steady = band_change / (group_change + 1e-3)
     env = level.reshape(ENVELOPE_BANDS, bands // ENVELOPE_BANDS, frames).mean(axis=1)  # (ENVELOPE_BANDS, frames)
     d = np.diff(env, axis=1)
-    rise, fall = np.maximum(d, 0.0).sum(axis=1), np.maximum(-d, 0.0).sum(axis=1)
-    attack = rise / (rise + fall + 1e-9)
+    rise, fall = np.percentile(d, 95, axis=1), np.percentile(-d, 95, axis=1)
+    attack = (rise - fall) / (np.abs(rise) + np.abs(fall) + 1e-9)
     centred = env - env.mean(axis=1, keepdims=True)
     power = (centred**2).sum(axis=1) + 1e-9
     sustain = np.stack([(centred[:, :-lag] * centred[:, lag:]).sum(axis=1) / power for lag in ENVELOPE_LAGS], axis=1)
