@@ -202,6 +202,7 @@ def train_autoencoder(cfg: TrainConfig, model_cfg: dict[str, dict[str, Any]], ro
         else:
             measure_latent_scale(vae, images, accelerator.device)
             vae.save_pretrained(str(folder), safe_serialization=True)
+        folder.mkdir(parents=True, exist_ok=True)
         (folder / "done.json").write_text(json.dumps({"step": step}), encoding="utf-8")
         log.plot()
     accelerator.wait_for_everyone()
