@@ -87,7 +87,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.state.config = config
     app.state.engine = None
     app.state.startup_error = None
-    app.state.metrics = Metrics(lambda: app.state.engine, __version__)
+    app.state.metrics = Metrics(__version__)
     _add_error_handlers(app)
     app.include_router(routes.router)
     app.include_router(studio.router)

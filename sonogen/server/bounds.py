@@ -130,13 +130,15 @@ def max_long_s(config: Any) -> float:
 def apply_to_openapi(openapi: dict[str, Any], config: Any) -> dict[str, Any]:
     """Write the server's bounds into its OpenAPI description (in place; returned).
 
-    The clip and piece lengths get the server's maxima, and the multipart uploads name the
-    media types their file parts may have.
+    The clip and piece lengths get the server's maxima; the multipart uploads name the
+    media types their file parts may have, and their optional fields lose the ``null``
+    choice (a form field is a string or absent).
     """
     clip, piece = max_clip_s(config), max_long_s(config)
     for path, field, value in (
         ("/v1/generate", "duration_s", clip),
         ("/v1/transform", "duration_s", clip),
+        ("/v1/transform", "offset_s", float(config.max_long_s)),
         ("/v1/sample-clips", "seconds", clip),
         ("/v1/long", "duration_s", piece),
     ):
@@ -150,8 +152,43 @@ def apply_to_openapi(openapi: dict[str, Any], config: Any) -> dict[str, Any]:
     ):
         content = _operation(openapi, path).get("requestBody", {}).get("content", {})
         if "multipart/form-data" in content:
-            content["multipart/form-data"].setdefault("encoding", {})[field] = {"contentType": types}
+            media = content["multipart/form-data"]
+            media.setdefault("encoding", {})[field] = {"contentType": types}
+            media["schema"] = _flat_form(openapi, media.get("schema", {}))
     return openapi
+
+
+def _flat_form(openapi: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """A multipart body's schema as one object: the fields of its ``allOf`` parts merged in,
+    as a form sends them (a flat list of named parts); optional fields lose ``null``."""
+    flat: dict[str, Any] = {"type": "object", "properties": {}, "required": []}
+    for part in _body_schemas(openapi, path=None, schema=schema):
+        for name, prop in part.get("properties", {}).items():
+            prop = dict(prop)
+            _drop_null(prop)
+            flat["properties"][name] = prop
+        flat["required"] += [name for name in part.get("required", []) if name not in flat["required"]]
+        for key in ("title", "description"):
+            if key in part and key not in flat:
+                flat[key] = part[key]
+    return flat
+
+
+def _drop_null(prop: dict[str, Any]) -> None:
+    """A form field is a string or absent, never JSON null: ``anyOf [X, null]`` becomes ``X``."""
+    branches = prop.get("anyOf")
+    if not isinstance(branches, list):
+        return
+    kept = [b for b in branches if b.get("type") != "null"]
+    if len(kept) == len(branches):
+        return
+    del prop["anyOf"]
+    if len(kept) == 1:
+        prop.update(kept[0])
+    else:
+        prop["anyOf"] = kept
+    if prop.get("default", 0) is None:
+        del prop["default"]
 
 
 def _operation(openapi: dict[str, Any], path: str) -> dict[str, Any]:
@@ -165,22 +202,30 @@ def _resolve(openapi: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def _body_properties(openapi: dict[str, Any], path: str, field: str) -> list[dict[str, Any]]:
-    """The schemas of ``field`` in the request body of ``POST path`` (through ``$ref`` and ``allOf``)."""
+def _body_schemas(
+    openapi: dict[str, Any], path: str | None, schema: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The object schemas of the request body of ``POST path`` (or of ``schema``), through
+    ``$ref`` and ``allOf``."""
     found: list[dict[str, Any]] = []
-    content = _operation(openapi, path).get("requestBody", {}).get("content", {})
-    pending = [media.get("schema", {}) for media in content.values()]
-    seen: set[int] = set()
+    if schema is not None:
+        pending = [schema]
+    else:
+        content = _operation(openapi, str(path)).get("requestBody", {}).get("content", {})
+        pending = [media.get("schema", {}) for media in content.values()]
     while pending:
         schema = _resolve(openapi, pending.pop())
-        if id(schema) in seen:
+        if any(schema is other for other in found):
             continue
-        seen.add(id(schema))
-        prop = schema.get("properties", {}).get(field)
-        if isinstance(prop, dict):
-            found.append(prop)
+        found.append(schema)
         pending.extend(part for part in schema.get("allOf", []) if isinstance(part, dict))
     return found
+
+
+def _body_properties(openapi: dict[str, Any], path: str, field: str) -> list[dict[str, Any]]:
+    """The schemas of ``field`` in the request body of ``POST path``."""
+    props = (schema.get("properties", {}).get(field) for schema in _body_schemas(openapi, path))
+    return [prop for prop in props if isinstance(prop, dict)]
 
 
 def _set_number(prop: dict[str, Any], key: str, value: float) -> None:

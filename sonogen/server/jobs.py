@@ -23,7 +23,14 @@ from sonogen.pipeline.types import InferenceInput, PromptInput
 from sonogen.server.batching import batch_key
 from sonogen.server.encode import EncodedClip, encode_output
 from sonogen.server.engine import Job
-from sonogen.server.schemas import GenerateIn, InferenceIn, LongIn, PromptIn, TransformIn
+from sonogen.server.schemas import (
+    MIN_CLIP_S,
+    GenerateIn,
+    InferenceIn,
+    LongIn,
+    PromptIn,
+    TransformIn,
+)
 from sonogen.spectrogram.converter import get_converter
 from sonogen.spectrogram.params import SpectrogramParams
 
@@ -168,9 +175,10 @@ def upload_to_image(pipe: Any, data: bytes, offset_s: float, duration_s: float |
     length = min(length, int(round(min(limit, max_s) * rate)))
     clip = np.ascontiguousarray(wave[:, start : start + length])
     step = width_step(pipe)
-    if clip.shape[-1] < params.samples_for_width(step):
-        shortest = params.samples_for_width(step) / params.sample_rate
-        raise SonogenError(f"the uploaded audio is too short: send at least {shortest:.2f} s")
+    columns = max(step, params.width_for_seconds(MIN_CLIP_S))  # fewer cannot be rebuilt into sound
+    if clip.shape[-1] < params.samples_for_width(columns + step):
+        shortest = params.samples_for_width(columns + step) / params.sample_rate
+        raise SonogenError(f"the uploaded audio is too short: send at least {shortest:.2f} s after offset_s")
     image = get_converter(params).audio_to_image(clip, rate)
     width = (image.width // step) * step
     return image.crop((0, 0, width, image.height))
@@ -207,6 +215,7 @@ def long_fn(body: LongIn) -> Callable[[Any], Any]:
     """The worker callable for ``/v1/long``: ``generate_long`` over equal-length segments."""
 
     def run(pipe: Any) -> LongPiece:
+        assert body.duration_s is not None, "the route sets the piece's length"
         each = body.duration_s / len(body.prompts)
         wave, rate = generate_long(
             pipe,

@@ -168,10 +168,10 @@ class Histogram:
 
 
 class Metrics:
-    """The metrics of one app; ``engine()`` returns its engine (or None while none is loaded)."""
+    """The metrics of one app; the gauges read the engine handed to :meth:`render`."""
 
-    def __init__(self, engine: Callable[[], Any], version: str) -> None:
-        self.engine = engine
+    def __init__(self, version: str) -> None:
+        self.engine: Any = None
         self.version = version
         self.requests = Counter("sonogen_requests_total", "HTTP answers by method, route and status code.",
                                 ("method", "path", "code"))
@@ -195,12 +195,12 @@ class Metrics:
             Gauge("sonogen_queue_capacity", "Most jobs that may wait; more are answered 503.", (),
                   lambda: self._engine_figure("queue_size")),
             Gauge("sonogen_model_loaded", "1 once the model is loaded and answering.", (),
-                  lambda: {(): 0.0 if self.engine() is None else 1.0}),
+                  lambda: {(): 0.0 if self.engine is None else 1.0}),
             Gauge("sonogen_info", "sonogen's version.", ("version",), lambda: {(self.version,): 1.0}),
         ]
 
     def _engine_figure(self, name: str) -> dict[tuple[str, ...], float]:
-        engine = self.engine()
+        engine = self.engine
         if engine is None:
             return {(): 0.0}
         try:
@@ -233,8 +233,9 @@ class Metrics:
             with self._lock:
                 self._recent.append(time.monotonic())
 
-    def render(self) -> str:
-        """Every metric in the Prometheus text format."""
+    def render(self, engine: Any = None) -> str:
+        """Every metric in the Prometheus text format; the gauges read ``engine`` (None: no model yet)."""
+        self.engine = engine
         lines: list[str] = []
         for family in self.families:
             lines.append(f"# HELP {family.name} {family.help}")
@@ -288,7 +289,15 @@ class RequestTiming:
             timing = ""
             if "model_s" in record or "queue_s" in record:
                 timing = f" (queue {record.get('queue_s', 0.0):.3f} s, model {record.get('model_s', 0.0):.3f} s)"
-            log.info("%s %s %d %.3f s%s", method, scope.get("path", ""), status, elapsed, timing)
+            log.info("%s %s %d %.3f s%s", method, _printable_path(scope), status, elapsed, timing)
+
+
+def _printable_path(scope: Scope) -> str:
+    """The path as the client sent it (percent-encoded: no spaces or control characters)."""
+    raw = scope.get("raw_path")
+    if isinstance(raw, bytes | bytearray):
+        return bytes(raw).decode("ascii", "backslashreplace")
+    return str(scope.get("path", "")).encode("ascii", "backslashreplace").decode("ascii")
 
 
 def log_requests(level: int | str = logging.INFO) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -36,7 +36,9 @@ from sonogen.server.deps import (
 from sonogen.server.engine import Engine, Job
 from sonogen.server.metrics import CONTENT_TYPE
 from sonogen.server.schemas import (
+    CLIP_DEFAULT_S,
     CLIP_RESPONSES,
+    LONG_DEFAULT_S,
     GenerateIn,
     InferenceIn,
     InferenceOut,
@@ -114,12 +116,16 @@ async def interpolate(body: InterpolateIn, request: Request, engine: EngineDep, 
 )
 async def generate(body: GenerateIn, request: Request, engine: EngineDep, config: ConfigDep) -> Response:
     check_length(body.duration_s, bounds.max_clip_s(config))
-    body = body.model_copy(update=_sampling(engine.pipeline, body.num_inference_steps, body.guidance, config))
+    asked_s = body.duration_s
+    update = _sampling(engine.pipeline, body.num_inference_steps, body.guidance, config)
+    if asked_s is None and bounds.max_clip_s(config) < CLIP_DEFAULT_S:
+        update["duration_s"] = bounds.max_clip_s(config)
+    body = body.model_copy(update=update)
     output = await run_job(engine, Job(fn=jobs.generate_fn(body)), request)
     clip = await run_in_threadpool(jobs.encode_first, output, body.format, body.image_format)
     return clip_response(
         clip, body.response, seed=body.seed, prompt=body.prompt, steps=body.num_inference_steps,
-        guidance=body.guidance, requested_s=body.duration_s,
+        guidance=body.guidance, requested_s=asked_s,
     )
 
 
@@ -145,6 +151,7 @@ async def transform(
     form: Annotated[TransformIn, Form()],
 ) -> Response:
     check_length(form.duration_s, bounds.max_clip_s(config))
+    check_length(form.offset_s, config.max_long_s, "offset_s")
     data = await read_upload(audio, "audio")
     bounds.upload_length(data, config.max_long_s)
     form = form.model_copy(update=_sampling(engine.pipeline, form.num_inference_steps, form.guidance, config))
@@ -167,9 +174,11 @@ async def transform(
 )
 async def long_piece(body: LongIn, request: Request, engine: EngineDep, config: ConfigDep) -> Response:
     check_length(body.duration_s, bounds.max_long_s(config))
-    bounds.check_clips(bounds.long_windows(body.duration_s, jobs.pipeline_params(engine.pipeline)), config,
-                       f"a {body.duration_s:g} s piece")
-    body = body.model_copy(update=_sampling(engine.pipeline, body.num_inference_steps, body.guidance, config))
+    seconds = body.duration_s if body.duration_s is not None else min(LONG_DEFAULT_S, bounds.max_long_s(config))
+    bounds.check_clips(bounds.long_windows(seconds, jobs.pipeline_params(engine.pipeline)), config,
+                       f"a {seconds:g} s piece")
+    update = {**_sampling(engine.pipeline, body.num_inference_steps, body.guidance, config), "duration_s": seconds}
+    body = body.model_copy(update=update)
     output = await run_job(engine, Job(fn=jobs.long_fn(body)), request)
     clip = await run_in_threadpool(jobs.encode_first, output, body.format, body.image_format)
     return clip_response(
@@ -189,7 +198,11 @@ async def list_seed_images() -> SeedImagesOut:
     summary="The picture of a built-in seed or mask image (PNG)",
     responses={200: {"content": {"image/png": {}}}},
 )
-async def seed_image(image_id: str) -> Response:
+async def seed_image(
+    image_id: Annotated[
+        str, Path(description="a built-in id", json_schema_extra={"enum": [*seed_image_ids(), *mask_image_ids()]})
+    ],
+) -> Response:
     if image_id not in seed_image_ids() and image_id not in mask_image_ids():
         raise HTTPException(404, f"unknown image id {image_id!r}; see GET /v1/seed-images")
     png = await run_in_threadpool(jobs.builtin_image_png, image_id)
@@ -248,5 +261,5 @@ async def health(engine: Annotated[Engine | None, Depends(current_engine)], conf
     response_class=PlainTextResponse,
     responses={200: {"content": {"text/plain": {}}}},
 )
-async def metrics(request: Request) -> PlainTextResponse:
-    return PlainTextResponse(request.app.state.metrics.render(), media_type=CONTENT_TYPE)
+async def metrics(request: Request, engine: Annotated[Engine | None, Depends(current_engine)]) -> PlainTextResponse:
+    return PlainTextResponse(request.app.state.metrics.render(engine), media_type=CONTENT_TYPE)

@@ -27,6 +27,12 @@ MAX_CLIP_S = 60.0
 MAX_LONG_S = 300.0
 #: Longest clip the song transform cuts (one image; SD 1.x draws up to 1024 columns well).
 MAX_SONG_CLIP_S = 10.24
+#: Length of a /v1/generate clip that names none, seconds (512 columns of the v1 format).
+CLIP_DEFAULT_S = 5.12
+#: Length of a /v1/long piece that names none, seconds (at most the server's longest).
+LONG_DEFAULT_S = 20.0
+#: Length of a /v1/sample-clips clip that names none, seconds (at most the server's longest clip).
+SAMPLE_DEFAULT_S = 5.12
 #: Shortest clip the song transform cuts, seconds.
 MIN_SONG_CLIP_S = 1.0
 #: Most prompts one /v1/long piece moves through.
@@ -34,6 +40,8 @@ MAX_PROMPTS = 16
 #: A prompt that the /v1 endpoints accept: 1 to MAX_PROMPT_CHARS characters, not all of them
 #: white space (checked with Python's ``re``, as the OpenAPI pattern is read).
 NON_BLANK = r"\S"
+#: The uploads' prompt: empty (no text), or not all white space.
+EMPTY_OR_NON_BLANK = r"^$|\S"
 
 AudioFormat = Literal["mp3", "wav", "ogg", "flac"]
 ImageFormat = Literal["jpeg", "png"]
@@ -104,10 +112,22 @@ class BuiltinIds(BaseModel):
         return check_mask_image_id(value)
 
 
+#: The original app's request, as its documentation gives it (the example of /run_inference/).
+ORIGINAL_EXAMPLE: dict[str, Any] = {
+    "alpha": 0.25,
+    "num_inference_steps": 50,
+    "seed_image_id": "og_beat",
+    "mask_image_id": None,
+    "start": {"prompt": "church bells on sunday", "seed": 42, "negative_prompt": None, "denoising": 0.75,
+              "guidance": 7.0},
+    "end": {"prompt": "jazz with piano", "seed": 123, "denoising": 0.75, "guidance": 7.0},
+}
+
+
 class InferenceIn(BuiltinIds):
     """The body of ``POST /run_inference/`` (the original Riffusion app's request)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [ORIGINAL_EXAMPLE]})
 
     alpha: float = Field(ge=0.0, le=1.0, description="0 = fully start, 1 = fully end")
     num_inference_steps: int | None = Field(
@@ -130,6 +150,11 @@ class OutputOptions(BaseModel):
 class InterpolateIn(InferenceIn, OutputOptions):
     """``POST /v1/interpolate``: ``/run_inference/`` semantics with a choice of output."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**ORIGINAL_EXAMPLE, "num_inference_steps": None, "format": "flac",
+                                         "response": "json"}]}
+    )
+
 
 class SamplingOptions(BaseModel):
     """The sampling fields of the /v1 generation requests (steps and guidance: the model's when omitted)."""
@@ -151,12 +176,15 @@ Prompt = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PROMPT_CH
 class GenerateIn(OutputOptions, SamplingOptions, BuiltinIds):
     """``POST /v1/generate``: text to audio (optionally from a seed image / looped)."""
 
-    model_config = ConfigDict(extra="forbid", regex_engine="python-re")
+    model_config = ConfigDict(
+        extra="forbid", regex_engine="python-re",
+        json_schema_extra={"examples": [{"prompt": "funky bass with drums", "seed": 42, "format": "wav"}]},
+    )
 
     prompt: Prompt = Field(description="what to hear; not only white space")
     duration_s: float | None = Field(
         None, ge=MIN_CLIP_S, le=MAX_CLIP_S,
-        description="clip length in seconds, rounded to the model's width step (default: 5.12 s)",
+        description="clip length in seconds, rounded to the model's width step (default: 5.12 s, or the server's longest clip if shorter)",
     )
     seed_image_id: str | None = Field(None, description="start from this built-in image (img2img)")
     mask_image_id: str | None = Field(None, description="repaint the white area of this built-in mask")
@@ -167,10 +195,16 @@ class GenerateIn(OutputOptions, SamplingOptions, BuiltinIds):
 class LongIn(OutputOptions, SamplingOptions):
     """``POST /v1/long``: a long piece from one or more prompts."""
 
-    model_config = ConfigDict(extra="forbid", regex_engine="python-re")
+    model_config = ConfigDict(
+        extra="forbid", regex_engine="python-re",
+        json_schema_extra={"examples": [{"prompts": ["calm ambient pads", "jazz with piano"], "seed": 1}]},
+    )
 
     prompts: list[Prompt] = Field(min_length=1, max_length=MAX_PROMPTS, description="the piece moves through them")
-    duration_s: float = Field(20.0, ge=MIN_CLIP_S, le=MAX_LONG_S, description="length of the piece, s")
+    duration_s: float | None = Field(
+        None, ge=MIN_CLIP_S, le=MAX_LONG_S,
+        description=f"length of the piece, s (default: {LONG_DEFAULT_S:g} s, or the server's longest if that is shorter)",
+    )
 
 
 class UploadTransformIn(OutputOptions, SamplingOptions):
@@ -178,14 +212,16 @@ class UploadTransformIn(OutputOptions, SamplingOptions):
 
     model_config = ConfigDict(regex_engine="python-re")
 
-    prompt: Prompt = Field(description="what to hear; not only white space")
+    prompt: Annotated[str, StringConstraints(max_length=MAX_PROMPT_CHARS, pattern=EMPTY_OR_NON_BLANK)] = Field(
+        "", description="what to hear, not only white space; empty (or left out): the model re-imagines the upload on its own"
+    )
     strength: float = Field(0.6, ge=0.0, le=1.0, description="how far from the upload, 0..1")
 
 
 class TransformIn(UploadTransformIn):
     """``POST /v1/transform``: one clip of the upload re-imagined with a prompt."""
 
-    offset_s: float = Field(0.0, ge=0.0, description="where the clip starts in the upload, s")
+    offset_s: float = Field(0.0, ge=0.0, le=MAX_LONG_S, description="where the clip starts in the upload, s")
     duration_s: float | None = Field(
         None, ge=MIN_CLIP_S, le=MAX_CLIP_S, description="clip length, s (default: the rest of the upload, up to the longest clip)"
     )

@@ -48,7 +48,15 @@ from sonogen.server.jobs import (
     resolve_steps,
     width_step,
 )
-from sonogen.server.schemas import CLIP_RESPONSES, MAX_SEED, MIN_CLIP_S, ClipOut, TransformSongIn
+from sonogen.server.schemas import (
+    CLIP_RESPONSES,
+    MAX_CLIP_S,
+    MAX_SEED,
+    MIN_CLIP_S,
+    SAMPLE_DEFAULT_S,
+    ClipOut,
+    TransformSongIn,
+)
 from sonogen.spectrogram.converter import get_converter
 from sonogen.spectrogram.params import DEFAULT_MAX_VALUE, ExifTag, SpectrogramParams
 
@@ -260,7 +268,10 @@ def sample_clips(
 async def sample_clips_route(
     config: ConfigDep,
     audio: AudioUpload,
-    seconds: Annotated[float, Form(ge=MIN_CLIP_S, le=60.0, description="clip length, s")] = 5.12,
+    seconds: Annotated[
+        float | None,
+        Form(ge=MIN_CLIP_S, le=MAX_CLIP_S, description=f"clip length, s (default: {SAMPLE_DEFAULT_S:g} s, at most the longest clip)"),
+    ] = None,
     count: Annotated[int | None, Form(ge=1, le=MAX_CLIPS, description="this many clips at random starts")] = None,
     hop_s: Annotated[float | None, Form(gt=0.0, description="a clip every hop_s seconds (at most 16 clips)")] = None,
     starts: Annotated[
@@ -270,7 +281,9 @@ async def sample_clips_route(
     seed: Annotated[int, Form(ge=0, le=MAX_SEED, description="seed of the random starts")] = 0,
     format: AudioFormatForm = "flac",
 ) -> SampleClipsOut:
-    if seconds > bounds.max_clip_s(config):
+    if seconds is None:
+        seconds = min(SAMPLE_DEFAULT_S, bounds.max_clip_s(config))
+    elif seconds > bounds.max_clip_s(config):
         raise OverLimit(f"seconds: at most {bounds.max_clip_s(config):g} seconds on this server")
     chosen = _parse_starts(starts)
     if sum(x is not None for x in (count, hop_s, chosen)) > 1:

@@ -258,7 +258,7 @@ def test_oversized_upload(client: TestClient) -> None:
         ({"audio": ("x.wav", b"this is not audio at all", "audio/wav")}, {"prompt": "p"}, 400, "cannot decode"),
         ({"audio": ("x.wav", b"", "audio/wav")}, {"prompt": "p"}, 422, "empty"),
         (None, {"prompt": "p"}, 422, "audio"),
-        ({"audio": ("x.wav", wav_bytes(0.5), "audio/wav")}, {}, 422, "prompt"),
+        ({"audio": ("x.wav", wav_bytes(0.5), "audio/wav")}, {"prompt": "   "}, 422, "prompt"),
         ({"audio": ("x.wav", wav_bytes(0.5), "audio/wav")}, {"prompt": "p", "strength": "3"}, 422, "strength"),
         ({"audio": ("x.wav", wav_bytes(0.5), "audio/wav")}, {"prompt": "p", "strength": "abc"}, 422, "strength"),
         ({"audio": ("x.wav", wav_bytes(0.5), "audio/wav")}, {"prompt": "p", "offset_s": "9"}, 400, "past the end"),

@@ -51,6 +51,8 @@ def test_jam_plays_a_gapless_stream_and_follows_a_new_prompt(server: LiveServer,
         "window.sonogenJam.scheduled.some(c => c.endPrompt === 'techno beat')", timeout=120_000
     )
     clips = page.evaluate("window.sonogenJam.scheduled")
+    blend = [c for c in clips if c["endPrompt"] == "techno beat"]
+    assert blend[0]["alpha"] == 0.25 and blend[0]["startPrompt"] == "jazz piano"  # the whole blend ahead
     on_time = [c for c in clips if not c["late"]]
     for prev, cur in zip(clips, clips[1:], strict=False):
         if not cur["late"]:

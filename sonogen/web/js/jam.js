@@ -3,17 +3,22 @@
 // Clips come from POST /v1/interpolate (the /run_inference/ request, answered as FLAC so
 // the decoded length is exact). Each clip is scheduled on the Web Audio clock to start
 // where the previous one ends minus a short equal-power crossfade; alpha steps by 0.25
-// from one prompt to the next, as the original Riffusion app did.
+// from one prompt to the next, as the original Riffusion app did (plan.js): a queued
+// prompt always gets the whole four-clip blend.
+//
+// Steps and guidance start as the served model's own (GET /v1/settings); a value the user
+// gives (the boxes, or ?steps= / ?guidance= in the URL) is honoured up to the server's
+// step cap, which the page shows, and each answer says what it was really drawn with.
 //
 // Test hook: window.sonogenJam exposes the schedule ({start, duration, prompt, ...} in
-// AudioContext seconds), counters and actions.
+// AudioContext seconds), counters, the model's settings, the last request and actions.
 
-import { fillSeedImages, postJson } from "./api.js";
+import { fillSeedImages, getJson, postJson } from "./api.js";
 import { dataUriToArrayBuffer, encodeWav, equalPowerCurves, mixdown, nextStartTime } from "./audio.js";
+import { advance as nextPlan, firstPlan as startPlan } from "./plan.js";
 
 const CROSSFADE_S = 0.06; // overlap between consecutive clips
 const EDGE_FADE_S = 0.01; // fade-in of a clip that follows a gap (or the first one)
-const ALPHA_STEP = 0.25;
 const MAX_IN_FLIGHT = 2; // requests outstanding at once (the server may batch them)
 const MIN_AHEAD_S = 8; // keep at least this much audio scheduled ahead
 const LOW_WATER_S = 1.0; // less than this buffered while playing: "falling behind"
@@ -32,6 +37,10 @@ const jam = {
   state: "stopped", // stopped | starting | playing | paused
   errors: [],
   queue: [],
+  // the served model's own settings and the server's cap (GET /v1/settings)
+  model: { steps: null, guidance: null, maxSteps: 100, loaded: false },
+  drawn: null, // {steps, guidance} the last clip was really drawn with
+  lastRequest: null,
   now: () => (ctx ? ctx.currentTime : 0),
 };
 window.sonogenJam = jam;
@@ -47,16 +56,73 @@ let lateUntil = 0;
 let stoppedAt = null; // clock time when stopped (for the download)
 let sampleRate = 44100;
 let preroll = 1; // clips to have in hand before playback starts (?preroll=N, 1..4)
+let asked = { steps: null, guidance: null }; // values the user gave (URL or boxes), before the cap
+let modelReady = null; // resolves once the model's settings are known (or given up on)
+let starting = false; // play() is setting up the audio clock
 
 // ------------------------------------------------------------------ settings & URL
 function settings() {
+  const m = jam.model;
   return {
     seedImage: $("seed-image").value || "og_beat",
     seed: clampInt($("seed").value, 0, 4294967295, 42),
     denoising: clampNum($("denoising").value, 0, 1, 0.75),
-    steps: clampInt($("steps").value, 1, 100, 30),
-    guidance: clampNum($("guidance").value, 0, 30, 7),
+    steps: $("steps").value === "" ? m.steps : clampInt($("steps").value, 1, m.maxSteps, m.steps),
+    guidance: $("guidance").value === "" ? m.guidance : clampNum($("guidance").value, 0, 30, m.guidance),
   };
+}
+
+// ------------------------------------------------------------------ the model's settings
+async function loadModelSettings() {
+  for (let attempt = 0; attempt < 60; attempt++) {
+    try {
+      const answer = await getJson("/v1/settings");
+      const s = answer.sampling;
+      Object.assign(jam.model, { steps: s.num_inference_steps, guidance: s.guidance, maxSteps: s.max_steps, loaded: true });
+      applyModelSettings();
+      return;
+    } catch (err) {
+      // 503 while the model loads: ask again shortly
+      if (err.status !== 503) break;
+      await sleep(1000 * Math.max(1, err.retryAfter || 2));
+    }
+  }
+  $("model-note").textContent = "The server did not say what its model recommends; steps and guidance are left to it.";
+}
+
+/** Fill the boxes with the model's values (or the user's, capped) and say what will be used. */
+function applyModelSettings() {
+  const m = jam.model;
+  $("steps").max = String(m.maxSteps);
+  $("steps").placeholder = String(m.steps);
+  $("guidance").placeholder = String(m.guidance);
+  $("steps").value = String(Math.min(asked.steps ?? m.steps, m.maxSteps));
+  $("guidance").value = String(asked.guidance ?? m.guidance);
+  describeSettings();
+}
+
+function describeSettings() {
+  const m = jam.model;
+  if (!m.loaded) return;
+  let text = `The model's own settings: ${m.steps} steps, guidance ${m.guidance}. This server draws at most ${m.maxSteps} steps.`;
+  if (asked.steps !== null && asked.steps > m.maxSteps) {
+    text += ` You asked for ${asked.steps} steps: ${m.maxSteps} are used.`;
+  }
+  $("model-note").textContent = text;
+}
+
+/** A value typed into the Steps or Guidance box: remembered as the user's, steps capped. */
+function onSettingInput(name) {
+  const box = $(name);
+  if (box.value === "") {
+    asked[name] = null;
+  } else if (name === "steps") {
+    asked.steps = clampInt(box.value, 1, 100, jam.model.steps ?? 20);
+    if (jam.model.loaded && asked.steps > jam.model.maxSteps) box.value = String(jam.model.maxSteps);
+  } else {
+    asked.guidance = clampNum(box.value, 0, 30, jam.model.guidance ?? 7);
+  }
+  describeSettings();
 }
 
 function clampNum(v, lo, hi, dflt) {
@@ -72,8 +138,10 @@ function restoreFromUrl() {
   if (q.get("prompt")) $("prompt").value = q.get("prompt");
   if (q.get("seed") !== null) $("seed").value = clampInt(q.get("seed"), 0, 4294967295, 42);
   if (q.get("denoising") !== null) $("denoising").value = clampNum(q.get("denoising"), 0.05, 1, 0.75);
-  if (q.get("steps") !== null) $("steps").value = clampInt(q.get("steps"), 1, 100, 30);
-  if (q.get("guidance") !== null) $("guidance").value = clampNum(q.get("guidance"), 0, 30, 7);
+  if (q.get("steps") !== null) asked.steps = clampInt(q.get("steps"), 1, 100, 20);
+  if (q.get("guidance") !== null) asked.guidance = clampNum(q.get("guidance"), 0, 30, 4);
+  if (asked.steps !== null) $("steps").value = String(asked.steps);
+  if (asked.guidance !== null) $("guidance").value = String(asked.guidance);
   if (q.get("preroll") !== null) preroll = clampInt(q.get("preroll"), 1, 4, 1);
   $("denoising-out").value = Number($("denoising").value).toFixed(2);
   return q.get("seedImage") || "og_beat";
@@ -88,40 +156,33 @@ function shareUrl() {
     seed: String(lead.seed),
     seedImage: s.seedImage,
     denoising: String(s.denoising),
-    steps: String(s.steps),
-    guidance: String(s.guidance),
   });
+  // steps and guidance travel only when they differ from the model's own
+  if (s.steps !== null && s.steps !== jam.model.steps) q.set("steps", String(s.steps));
+  if (s.guidance !== null && s.guidance !== jam.model.guidance) q.set("guidance", String(s.guidance));
   return `${location.origin}${location.pathname}?${q}`;
 }
 
 // ------------------------------------------------------------------ prompt plan
 function firstPlan() {
   const s = settings();
-  const prompt = $("prompt").value.trim() || "lo-fi beat";
-  return { start: { prompt, seed: s.seed }, end: { prompt, seed: s.seed + 1 }, alpha: 0 };
+  return startPlan($("prompt").value.trim() || "lo-fi beat", s.seed);
 }
 
 function advance(p) {
-  let { start, end } = p;
-  let alpha = Math.round((p.alpha + ALPHA_STEP) * 1000) / 1000;
-  if (alpha <= 1 && jam.queue.length && end.prompt === start.prompt) {
-    // The target is only a new seed of the same prompt: head for the queued prompt now.
-    end = { prompt: jam.queue.shift(), seed: end.seed };
-    renderQueue();
-  } else if (alpha > 1) {
-    start = end;
-    const next = jam.queue.length ? jam.queue.shift() : start.prompt;
-    end = { prompt: next, seed: start.seed + 1 };
-    alpha = ALPHA_STEP;
-    renderQueue();
-  }
-  return { start, end, alpha };
+  const { plan: next, took } = nextPlan(p, jam.queue);
+  if (took !== null) renderQueue();
+  return next;
 }
 
 function requestBody(p) {
   const s = settings();
-  const side = (x) => ({ prompt: x.prompt, seed: x.seed, denoising: s.denoising, guidance: s.guidance });
-  return {
+  const side = (x) => {
+    const end = { prompt: x.prompt, seed: x.seed, denoising: s.denoising };
+    if (s.guidance !== null) end.guidance = s.guidance;
+    return end;
+  };
+  const body = {
     alpha: p.alpha,
     num_inference_steps: s.steps,
     seed_image_id: s.seedImage,
@@ -132,6 +193,8 @@ function requestBody(p) {
     response: "json",
     image_format: "jpeg",
   };
+  if (s.steps === null) delete body.num_inference_steps; // the server's model decides
+  return body;
 }
 
 // ------------------------------------------------------------------ fetching
@@ -147,8 +210,11 @@ function loadImage(src) {
 function fetchClip(p) {
   const mine = session;
   jam.requested += 1;
-  const promise = postJson("/v1/interpolate", requestBody(p)).then(async (answer) => {
+  const body = requestBody(p);
+  jam.lastRequest = body;
+  const promise = postJson("/v1/interpolate", body).then(async (answer) => {
     if (mine !== session || !ctx) throw new Error("stale");
+    if (answer.num_inference_steps != null) jam.drawn = { steps: answer.num_inference_steps, guidance: answer.guidance };
     const buffer = await ctx.decodeAudioData(await dataUriToArrayBuffer(answer.audio));
     const image = await loadImage(answer.image);
     return { buffer, image, plan: p };
@@ -235,7 +301,7 @@ function schedule(clip) {
   source.start(start);
   const p = clip.plan;
   const lead = p.alpha >= 0.5 ? p.end : p.start;
-  const info = { lead, startPrompt: p.start.prompt, endPrompt: p.end.prompt, alpha: p.alpha };
+  const info = { lead, startPrompt: p.start.prompt, endPrompt: p.end.prompt, alpha: p.alpha, drawn: jam.drawn };
   entries.push({ start, duration, buffer: clip.buffer, image: clip.image, fadeIn, fadeOut: CROSSFADE_S, info });
   if (entries.length > KEEP_CLIPS) entries.shift();
   jam.received += 1;
@@ -249,6 +315,7 @@ function schedule(clip) {
   });
   if (jam.state === "starting") setState("playing");
   $("clips").textContent = `${jam.received} clip${jam.received === 1 ? "" : "s"}`;
+  if (jam.drawn) $("drawn").textContent = `drawn with ${jam.drawn.steps} steps, guidance ${jam.drawn.guidance}`;
   $("download").disabled = false;
 }
 
@@ -273,12 +340,21 @@ async function play() {
     setState("paused");
     return;
   }
-  ctx = new AudioContext({ latencyHint: "playback" });
-  sampleRate = ctx.sampleRate;
-  master = ctx.createGain();
-  master.gain.value = 0.9;
-  master.connect(ctx.destination);
-  await ctx.resume();
+  if (starting) return;
+  starting = true;
+  try {
+    // the audio clock starts within the click (browsers allow sound only then) ...
+    ctx = new AudioContext({ latencyHint: "playback" });
+    sampleRate = ctx.sampleRate;
+    master = ctx.createGain();
+    master.gain.value = 0.9;
+    master.connect(ctx.destination);
+    await ctx.resume();
+    // ... and the first request waits for the model's own steps and guidance
+    await modelReady;
+  } finally {
+    starting = false;
+  }
   running = true;
   session += 1;
   plan = null;
@@ -446,7 +522,10 @@ function draw() {
 // ------------------------------------------------------------------ wiring
 async function init() {
   const seedImage = restoreFromUrl();
+  modelReady = loadModelSettings();
   await fillSeedImages($("seed-image"), seedImage);
+  $("steps").addEventListener("input", () => onSettingInput("steps"));
+  $("guidance").addEventListener("input", () => onSettingInput("guidance"));
   $("denoising").addEventListener("input", () => {
     $("denoising-out").value = Number($("denoising").value).toFixed(2);
   });

@@ -2,16 +2,24 @@
 // songs), pictures played as sound, and clips cut from uploads; each result is shown with
 // its spectrogram picture, a player and download links.
 //
-// Test hook: window.sonogenStudio.results lists {kind, duration_s, prompt} per result.
+// Steps and guidance start as the served model's own (GET /v1/settings, shown at the top
+// with the server's step cap); a value the user types is sent as it is, up to the cap.
+// Each result says what it was drawn with, and a length that was rounded to the model's
+// step says so.
+//
+// Test hook: window.sonogenStudio.results lists {kind, duration_s, prompt, note} per result;
+// .model holds the model's settings; .errors every message shown.
 
 import { getJson, postForm, postJson } from "./api.js";
 import { encodeWav, bufferChannels } from "./audio.js";
 
 const $ = (id) => document.getElementById(id);
-const studio = { results: [], busy: 0, errors: [] };
+const studio = { results: [], busy: 0, errors: [], model: { loaded: false } };
 window.sonogenStudio = studio;
 
 let recorded = null; // a WAV Blob from the microphone
+let attempts = 0; // numbers each submitted request
+let errorFrom = 0; // the attempt whose error the banner shows (0: none)
 
 function num(form, name) {
   const el = form.elements[name];
@@ -22,10 +30,83 @@ function text(form, name) {
   return el ? el.value.trim() : "";
 }
 
-function showError(message) {
+function showError(message, attempt = ++attempts) {
   studio.errors.push(message);
+  errorFrom = attempt;
   $("error").textContent = message;
   $("error").hidden = false;
+}
+
+/** Hide the banner unless it shows the error of an attempt made after `attempt`. */
+function clearError(attempt = Infinity) {
+  if (errorFrom && errorFrom <= attempt) {
+    errorFrom = 0;
+    $("error").hidden = true;
+    $("error").textContent = "";
+  }
+}
+
+// ------------------------------------------------------------------ the model's settings
+async function loadModelSettings() {
+  for (let attempt = 0; attempt < 60; attempt++) {
+    try {
+      const answer = await getJson("/v1/settings");
+      const s = answer.sampling;
+      Object.assign(studio.model, {
+        steps: s.num_inference_steps, guidance: s.guidance, maxSteps: s.max_steps, clipStep: answer.clip_step_s,
+        limits: answer.limits, loaded: true,
+      });
+      applyModelSettings();
+      return;
+    } catch (err) {
+      if (err.status !== 503) break; // 503: the model is still loading
+      await new Promise((r) => setTimeout(r, 1000 * Math.max(1, err.retryAfter || 2)));
+    }
+  }
+  $("model-note").textContent = "The server did not say what its model recommends; steps and guidance are left to it.";
+}
+
+/** The boxes start as the model's values; the caps become the boxes' maxima. */
+function applyModelSettings() {
+  const m = studio.model;
+  for (const box of document.querySelectorAll("input[name=num_inference_steps]")) {
+    box.max = String(m.maxSteps);
+    box.placeholder = String(m.steps);
+    if (box.value === "") box.value = String(m.steps);
+    else if (Number(box.value) > m.maxSteps) box.value = String(m.maxSteps);
+    box.addEventListener("input", () => describeSettings(box));
+  }
+  for (const box of document.querySelectorAll("input[name=guidance]")) {
+    box.placeholder = String(m.guidance);
+    if (box.value === "") box.value = String(m.guidance);
+  }
+  const lengths = { "form-text": m.limits.max_clip_s, "form-audio": m.limits.max_clip_s, "form-long": m.limits.max_long_s,
+    "form-clips": m.limits.max_clip_s };
+  for (const [id, most] of Object.entries(lengths)) {
+    const box = $(id).elements.duration_s || $(id).elements.seconds;
+    if (box) box.max = String(most);
+  }
+  describeSettings();
+}
+
+function describeSettings(box = null) {
+  const m = studio.model;
+  if (!m.loaded) return;
+  let text = `The model's own settings: ${m.steps} steps, guidance ${m.guidance}. This server draws at most ${m.maxSteps} steps; clip lengths come in steps of ${m.clipStep} s.`;
+  if (box && Number(box.value) > m.maxSteps) text += ` You asked for ${box.value} steps: ${m.maxSteps} are used.`;
+  $("model-note").textContent = text;
+}
+
+/** What a result's meta line says beyond kind and length: steps, guidance, rounding. */
+function drawnNote(answer) {
+  const parts = [];
+  if (answer.num_inference_steps != null) parts.push(`${answer.num_inference_steps} steps, guidance ${answer.guidance}`);
+  const asked = answer.requested_duration_s;
+  if (asked != null && Math.abs(asked - answer.duration_s) > 0.005) {
+    const step = studio.model.clipStep ? ` of ${studio.model.clipStep} s` : "";
+    parts.push(`${asked} s asked: the length was rounded to the model's step${step}`);
+  }
+  return parts.join(" · ");
 }
 
 function extension(format) {
@@ -64,8 +145,10 @@ function addResult(kind, title, answer, format, note = "") {
   h.textContent = title;
   const meta = document.createElement("p");
   meta.className = "hint";
+  note = [note, drawnNote(answer)].filter(Boolean).join(" · ");
   meta.textContent = `${kind} · ${answer.duration_s.toFixed(2)} s · ${answer.sample_rate || ""} Hz${note ? " · " + note : ""}`;
   card.append(h, meta, ...clipNodes(kind, title, answer, format, `sonogen-${kind}-${Date.now()}`));
+  studio.results[studio.results.length - 1].note = note;
   $("results").prepend(card);
 }
 
@@ -97,14 +180,16 @@ async function run(form, kind, title, call, show = null) {
   const label = button.textContent;
   button.disabled = true;
   button.textContent = "Working…";
-  $("error").hidden = true;
+  const attempt = ++attempts;
+  clearError(attempt); // a new attempt: the last error no longer stands
   studio.busy += 1;
   try {
     const answer = await call();
     if (show) show(answer);
     else addResult(kind, title, answer, text(form, "format") || "mp3");
+    clearError(attempt); // success: an error from an earlier attempt goes (not one from a later attempt)
   } catch (err) {
-    showError(`${kind}: ${err.message}`);
+    showError(`${kind}: ${err.message}`, attempt);
   } finally {
     studio.busy -= 1;
     button.disabled = false;
@@ -384,6 +469,7 @@ function wireTabs() {
   studio.selectTab = select;
 }
 
+const modelReady = loadModelSettings();
 wireTabs();
 wireText();
 wireAudio();
@@ -392,6 +478,6 @@ wireLong();
 wireSong();
 wireImage();
 wireClips();
-buildPickers().then(() => {
+Promise.all([buildPickers(), modelReady]).then(() => {
   studio.ready = true;
 });
