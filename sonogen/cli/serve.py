@@ -169,7 +169,7 @@ def _serve_ray(args: argparse.Namespace) -> int:
     require_ray()
     if args.replica_cpus is not None and args.replica_cpus <= 0:
         raise SonogenError("--replica-cpus must be positive")
-    from sonogen.cluster.serve import APP_NAME, RaySettings, build_application
+    from sonogen.cluster.serve import APP_NAME, RaySettings, build_application, metrics_addresses
     from sonogen.pipeline.model_files import looks_like_path
 
     local = args.checkpoint and args.address is None and looks_like_path(args.checkpoint)
@@ -193,6 +193,8 @@ def _serve_ray(args: argparse.Namespace) -> int:
     except Exception as exc:  # a replica that cannot load its model fails the deployment
         raise SonogenError(f"the Ray Serve deployment failed: {' '.join(str(exc).split())[:400]}") from exc
     print(f"sonogen: deployed in {time.monotonic() - started:.1f} s", flush=True)
+    exports = ", ".join(f"http://{where}/metrics" for where in metrics_addresses(ray)) or "none found"
+    print(f"sonogen: Ray's own metrics (ray_serve_*) at {exports}; sonogen's at /metrics", flush=True)
     print(f"sonogen: serving on http://{args.host}:{args.port}/ (API docs at /docs) through Ray Serve", flush=True)
     try:
         while True:

@@ -18,7 +18,9 @@ Two deployments make one Serve application:
 
 The model replica that answered is named in the ``X-Sonogen-Replica`` response header, and
 ``/health`` lists the replicas (from the Serve controller) with the queue lengths they last
-reported to this ingress.
+reported to this ingress. ``/metrics`` is the ingress's (its requests, their queue and model
+times as the replicas report them); Ray's own ``ray_serve_*`` metrics come from each node's
+metrics export port (:func:`metrics_addresses`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from sonogen.server.batching import run_inference_batch  # noqa: E402
 from sonogen.server.deps import default_pipeline_factory  # noqa: E402
 from sonogen.server.engine import ClientGone, EngineStats, Job, QueueFull  # noqa: E402
 from sonogen.server.jobs import default_guidance, default_steps, pipeline_params, width_step  # noqa: E402
+from sonogen.server.metrics import log_requests  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -385,6 +388,7 @@ def build_application(config: Any, settings: RaySettings, *, cluster_gpus: float
     class Ingress:
         def __init__(self, model_handle: Any) -> None:  # the handle is looked up by name in the lifespan
             self._model = model_handle
+            log_requests("INFO")  # one line a request, with its queue and model time, in this replica's log
 
     ingress = serve.deployment(
         name=INGRESS, ray_actor_options={"num_cpus": 0}, max_ongoing_requests=1000,
@@ -399,6 +403,15 @@ def _ingress_config(config: Any) -> Any:
 
 def _model_config(config: Any) -> Any:
     return replace(config, engine_factory=None)
+
+
+def metrics_addresses(ray: Any) -> list[str]:
+    """``host:port`` of each live node's Prometheus export, where Ray publishes ``ray_serve_*``."""
+    found = []
+    for node in ray.nodes():
+        if node.get("Alive") and node.get("MetricsExportPort"):
+            found.append(f"{node['NodeManagerAddress']}:{node['MetricsExportPort']}")
+    return found
 
 
 def settings_dict(settings: RaySettings) -> dict[str, Any]:
