@@ -344,7 +344,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         checkpoint = None if args.model == "default" else args.model
         if args.model == "tiny":
             from sonogen.pipeline.tiny import save_tiny_checkpoint
-
             from sonogen.spectrogram.params import SpectrogramParams
 
             # 64 mel bands: the same code paths as 512 at an eighth of the decoder's work

@@ -68,6 +68,11 @@ def register(subparsers: Any) -> None:
              "the original app asks for 50). Default: the packaged model's own steps when no --checkpoint "
              "is given, else the API's bound of 100",
     )
+    parser.add_argument(
+        "--max-wait", type=float, default=60.0, metavar="S",
+        help="answer 503 (with Retry-After) to a request that waited S seconds for the model without "
+             "starting (default 60; 0: no limit)",
+    )
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     ray = parser.add_argument_group("Ray Serve (needs the ray extra: pip install \"sonogen[ray]\")")
     ray.add_argument(
@@ -140,6 +145,7 @@ def _config_from_args(args: argparse.Namespace) -> Any:
         checkpoint=args.checkpoint, device=args.device, lora=args.lora, scheduler=args.scheduler,
         dtype=args.dtype, compile=bool(args.compile), queue_size=args.queue_size, max_batch=args.max_batch,
         threads=args.threads, cors_origins=list(args.cors_origin), max_steps=step_cap(args.max_steps, args.checkpoint),
+        max_wait_s=args.max_wait if args.max_wait > 0 else None,
     )
 
 

@@ -67,7 +67,8 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
                 app.state.startup_error = exc
                 raise
             engine = Engine(
-                pipeline, queue_size=config.queue_size, max_batch=config.max_batch, threads=config.threads
+                pipeline, queue_size=config.queue_size, max_batch=config.max_batch, threads=config.threads,
+                max_wait_s=config.max_wait_s,
             ).start()
         app.state.engine = engine
         try:

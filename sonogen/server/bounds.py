@@ -107,6 +107,7 @@ def describe(config: Any, pipe: Any) -> dict[str, Any]:
         "max_body_bytes": config.max_body_bytes,
         "max_upload_bytes": config.max_upload_bytes,
         "queue_size": config.queue_size,
+        "max_wait_s": config.max_wait_s or 0,
         "max_batch": config.max_batch,
     }
 

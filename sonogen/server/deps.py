@@ -54,6 +54,8 @@ class ServerConfig:
             always asks for 50). None: as asked, up to the schema's 100.
         max_request_clips: most model clips one request may cost (a long piece draws one
             every 2.56 s, a song transform one per clip); more is answered 422 at once.
+        max_wait_s: most seconds a request waits for the model before it starts; then it is
+            answered 503 with ``Retry-After`` (None: no limit). Its own work is bounded apart.
         pipeline_factory: builds the pipeline in the lifespan (default: ``load_pipeline``).
         load_model: when False the lifespan loads nothing (tests override current_engine).
         engine_factory: builds the engine in the lifespan instead of loading a pipeline here
@@ -77,6 +79,7 @@ class ServerConfig:
     max_long_s: float = 300.0
     max_steps: int | None = None
     max_request_clips: int = 120
+    max_wait_s: float | None = 60.0
     pipeline_factory: Callable[[], Any] | None = None
     load_model: bool = True
     engine_factory: Callable[[ServerConfig], Any] | None = None

@@ -8,7 +8,9 @@ when it is batchable it also takes the other waiting jobs with the same ``batch_
 to ``max_batch``) and runs them as one batch.
 
 Back-pressure: :meth:`Engine.submit` raises :class:`QueueFull` once ``queue_size`` jobs
-wait, and the server answers 503 with ``Retry-After``. A job whose client went away is
+wait, and the server answers 503 with ``Retry-After``; so does :meth:`Engine.result` for a
+job that waited ``max_wait_s`` without starting (it leaves the queue), so no request waits
+for the model longer than that. A job whose client went away is
 cancelled with :meth:`Engine.cancel`; if it has not started it leaves the queue and never
 runs.
 """
@@ -32,10 +34,11 @@ log = logging.getLogger(__name__)
 
 
 class QueueFull(Exception):
-    """The queue holds ``queue_size`` jobs; ``retry_after`` is a wait estimate in seconds."""
+    """The queue holds ``queue_size`` jobs, or a job waited ``max_wait_s`` without starting;
+    ``retry_after`` is a wait estimate in seconds."""
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"the generation queue is full; retry in about {retry_after} s")
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message or f"the generation queue is full; retry in about {retry_after} s")
         self.retry_after = retry_after
 
 
@@ -96,6 +99,8 @@ class Engine:
         max_batch: most batchable jobs run together; 1 disables batching.
         threads: torch intra-op threads of the worker (None: torch's default). When other
             processes share the CPU, 1 is often much faster than oversubscribing the cores.
+        max_wait_s: a job that has not started after this many seconds is dropped and its
+            request answered 503 with ``Retry-After`` (None: it waits as long as it takes).
         run_batch: ``run_batch(pipeline, items) -> results`` (one per item, in order)
             answers a batch of batchable jobs; default
             :func:`~sonogen.server.batching.run_inference_batch`.
@@ -109,6 +114,7 @@ class Engine:
         max_batch: int = 4,
         threads: int | None = None,
         run_batch: Callable[[Any, list[Any]], Any] = run_inference_batch,
+        max_wait_s: float | None = None,
     ) -> None:
         if queue_size < 1 or max_batch < 1:
             raise ValueError("queue_size and max_batch must be at least 1")
@@ -117,6 +123,7 @@ class Engine:
         self.queue_size = queue_size
         self.max_batch = max_batch
         self.threads = threads
+        self.max_wait_s = max_wait_s
         self.stats = EngineStats()
         self._queue: collections.deque[Job] = collections.deque()
         self._cond = threading.Condition()
@@ -203,6 +210,7 @@ class Engine:
 
         Raises:
             ClientGone: the client left; a job that had not started was dropped.
+            QueueFull: the job waited ``max_wait_s`` without starting; it was dropped.
             Any exception the job raised.
         """
         wrapped = asyncio.wrap_future(job.future)
@@ -213,6 +221,10 @@ class Engine:
             if is_disconnected is not None and await is_disconnected():
                 self.cancel(job)  # dropped if still waiting; a running job finishes and goes unread
                 raise ClientGone()
+            waited = time.monotonic() - job.enqueued_at
+            if self.max_wait_s is not None and waited > self.max_wait_s and self.cancel(job):
+                retry = self.retry_after()
+                raise QueueFull(retry, f"waited {waited:.0f} s for the model without starting; retry in about {retry} s")
 
     # ----------------------------------------------------------------- worker
     def _take(self) -> list[Job] | None:

@@ -106,6 +106,15 @@ def test_original_request_answered_unchanged_by_both_replicas(served: str) -> No
         assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/json")
         generated = client.post("/v1/generate", json={"prompt": "jazz", "num_inference_steps": 1, "format": "wav"})
         assert generated.status_code == 200 and generated.content[:4] == b"RIFF"
+        assert generated.headers["x-sonogen-steps"] == "1"
+
+        # the model's own settings reach the ingress, and its metrics count what it answered
+        assert client.get("/v1/settings").json()["sampling"] == {"num_inference_steps": 50, "guidance": 7.0,
+                                                                  "max_steps": 100}
+        metrics = client.get("/metrics").text
+        assert 'sonogen_requests_total{method="POST",path="/run_inference/",code="200"}' in metrics
+        assert 'sonogen_clip_latency_seconds_count{path="/run_inference/"}' in metrics
+        assert "sonogen_model_loaded 1" in metrics and "sonogen_queue_capacity 8" in metrics
 
 
 def test_killed_replica_answers_retryable_and_is_replaced(served: str, local_ray: Any) -> None:

@@ -178,6 +178,33 @@ def test_every_bound_is_answered_413_or_422_before_any_work(capped: TestClient, 
         _no_work(http, lambda: http.post("/v1/transform", files=big, data={"prompt": "p"}), 413, "too large")
 
 
+def test_no_request_waits_longer_than_max_wait(tiny_pipe: Any, app_factory: Any) -> None:
+    """A job still queued after ``max_wait_s`` leaves the queue; its request gets 503 + Retry-After."""
+    import threading
+
+    from tests.server.test_queue import canned_output
+
+    gated = GatedPipeline(tiny_pipe, canned_output(tiny_pipe))
+    app, engine = app_factory(gated, run_batch=GatedPipeline.run_batch, max_batch=1)
+    engine.max_wait_s = 1.0
+    gated.gate.clear()
+    body = {**ORIGINAL_REQUEST, "num_inference_steps": 1}
+    with TestClient(app) as http:
+        first: list[Any] = []
+        holder = threading.Thread(target=lambda: first.append(http.post("/run_inference/", json=body)))
+        holder.start()
+        assert gated.entered.wait(30)  # the first request holds the model
+        started = time.monotonic()
+        waited = http.post("/v1/interpolate", json=body)
+        elapsed = time.monotonic() - started
+        gated.gate.set()
+        holder.join(60)
+    assert_error(waited, 503, "waited")
+    assert int(waited.headers["retry-after"]) >= 1 and 1.0 <= elapsed < 10
+    assert first[0].status_code == 200 and engine.stats.dropped == 1
+    assert [kind for kind, _ in gated.calls] == ["batch"]  # the one that waited never ran
+
+
 def _png(width: int, height: int) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), "white").save(buffer, format="PNG")

@@ -32,10 +32,15 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
         time.sleep(0.02)
 
 
+def canned_output(tiny_pipe: Any) -> Any:
+    """A small real output of the tiny model (what a gated pipeline answers instead of running)."""
+    return tiny_pipe("jazz", num_inference_steps=1, width=48, progress=False)
+
+
 @pytest.fixture(scope="module")
 def canned(tiny_pipe: Any) -> Any:
     """A small real output of the tiny model, answered by the gated pipeline."""
-    return tiny_pipe("jazz", num_inference_steps=1, width=48, progress=False)
+    return canned_output(tiny_pipe)
 
 
 def gated_app(app_factory: Any, tiny_pipe: Any, canned: Any, **config: Any) -> tuple[GatedPipeline, Any, Any]:
