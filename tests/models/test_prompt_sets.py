@@ -117,7 +117,7 @@ def test_timbre_features_and_instrument_classifier() -> None:
     assert (found == y[1::2]).mean() >= 0.9
 
 
-def test_scoring_with_stub_classifiers_and_pipeline() -> None:
+def test_scoring_with_stub_classifiers_and_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
     pa = _load("prompt_adherence", "benchmarks/prompt_adherence.py")
     assert pa.split_mask(7).tolist() == [False, False, True, False, False, True, False]
     det = np.array([[True, False], [False, False]])
@@ -141,6 +141,8 @@ def test_scoring_with_stub_classifiers_and_pipeline() -> None:
         return x[:, :1] > x[:, 5:6]
 
     style = SimpleNamespace(predict=lambda x: ["lowstyle" if v else "highstyle" for v in low_band_loud(x)[:, 0]])
+    ranked = {"lowstyle": ["lowstyle", "highstyle"], "highstyle": ["highstyle", "otherstyle"]}
+    monkeypatch.setattr(pa, "top_styles", lambda clf, x, k: [ranked[s][:k] for s in clf.predict(x)])
     inst = SimpleNamespace(instruments=["Tuba", "Flute"],
                            detect=lambda x: np.concatenate([low_band_loud(x), ~low_band_loud(x)], axis=1))
     sets = {
@@ -154,3 +156,27 @@ def test_scoring_with_stub_classifiers_and_pipeline() -> None:
     assert figures["unseen_words"]["top1"] == 0.5 and figures["unseen_words"]["clips"] == 4
     assert figures["instruments"]["found"] == 1.0 and figures["instruments"]["found_when_not_asked"] == 0.0
     assert figures["two_part"] == {"clips": 2, "both": 0.0, "style": 1.0, "instrument": 0.0}
+    sets["two_part"] = [{"prompt": "high with tuba", "style": "lowstyle", "instrument": "Tuba"}]
+    clips["two_part"] = pa.generate_pixels(Pipe(), ["high with tuba"] * 2, [0, 1], 2)
+    assert pa.score_sets(sets, clips, 2, {"style": style, "instrument": inst})["two_part"]["style"] == 0.0
+    assert pa.TWO_PART_TOP == 2
+
+
+def test_reliability_and_top_styles() -> None:
+    pa = _load("prompt_adherence", "benchmarks/prompt_adherence.py")
+    judge = _load("judge", "benchmarks/judge.py")
+    names = ["Violin", "Fiddle", "Tuba"]
+    labels = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1]] * 3, dtype=bool)
+    detected = np.array([[1, 0, 0], [1, 0, 0], [0, 0, 1], [0, 1, 1]] * 3, dtype=bool)
+    alone = pa.reliability(detected, labels, names, ["Fiddle"], min_positives=3)
+    assert alone["positives"] == 3 and alone["recall"] == 0.0 and not alone["reliable"]
+    pair = pa.reliability(detected, labels, names, ["Fiddle", "Violin"], min_positives=3)
+    assert pair["positives"] == 6 and pair["recall"] == 1.0 and pair["false_alarm"] == 0.5 and not pair["reliable"]
+    assert pa.reliability(detected, labels, names, ["Tuba"], 3)["reliable"]
+    assert not pa.reliability(detected, labels, names, ["Tuba"], 7)["reliable"]  # too few clips to tell
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(m, 0.1, (10, 2)) for m in (0.0, 1.0, 2.0)])
+    clf = judge.StyleClassifier(["a", "b", "c"]).fit(x, ["a"] * 10 + ["b"] * 10 + ["c"] * 10)
+    top = judge.top_styles(clf, np.array([[0.0, 0.0], [1.9, 2.1]]), 2)
+    assert [t[0] for t in top] == clf.predict(np.array([[0.0, 0.0], [1.9, 2.1]])) == ["a", "c"]
+    assert top[0][1] == "b" and top[1][1] == "b"
