@@ -60,8 +60,17 @@ def load_autoencoder(path: Path, config: Path | None) -> Any:
 
 
 def roundtrip_pixels(vae: Any, pixels: np.ndarray) -> np.ndarray:
-    """Grey pixels ``(N, H, W)`` uint8 through the autoencoder (encoder mean, decoder)."""
-    x = torch.from_numpy(pixels).float().div(127.5).sub(1.0)[:, None].expand(-1, 3, -1, -1)
+    """Grey pixels ``(N, H, W)`` uint8 through the autoencoder (encoder mean, decoder).
+
+    Returns ``(N, H', W')`` uint8, the input cropped to whole latent cells (a 5.12 s clip's
+    513 columns become 512).
+    """
+    from sonogen.models.autoencoder import latent_factors
+
+    fh, fw = latent_factors(vae)
+    h, w = pixels.shape[1] // fh * fh, pixels.shape[2] // fw * fw
+    x = torch.from_numpy(np.ascontiguousarray(pixels[:, :h, :w])).float().div(127.5).sub(1.0)
+    x = x[:, None].expand(-1, 3, -1, -1)
     with torch.inference_mode():
         y = vae.decode(vae.encode(x).latent_dist.mean).sample.mean(1)
     return ((y + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
@@ -167,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         vae = load_autoencoder(path, args.config)
         started = time.time()
         trips = np.concatenate([roundtrip_pixels(vae, held["images"][ids[j:j + 8]]) for j in range(0, len(ids), 8)])
-        l1 = float(np.abs(trips.astype(np.float64) - held["images"][ids]).mean())
+        rendered = held["images"][ids][:, : trips.shape[1], : trips.shape[2]]
+        l1 = float(np.abs(trips.astype(np.float64) - rendered).mean())
         image_only = judge.accuracy(clf.predict(np.stack([judge.instrument_features(p) for p in trips])), truth)
         heard = np.stack([judge.instrument_features(through_phase(p)) for p in trips])
         top1 = judge.accuracy(clf.predict(heard), truth)
