@@ -39,7 +39,7 @@ class ReconstructionSettings:
         init: initial phase, ``"pghi"`` (phase-gradient estimate) or ``"random"``.
     """
 
-    n_iter: int = 40
+    n_iter: int = 16
     momentum: float = 0.99
     fft_factor: int = 2
     reduce_rate: bool = True
