@@ -34,6 +34,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import judge  # noqa: E402  (the benchmarks' shared features, classifier and data)
 
+#: Bump when judge.instrument_features changes: invalidates feature caches.
+FEATURE_VERSION = 1
+
 
 def _style_part(feats: np.ndarray) -> np.ndarray:
     """The style statistics (:func:`judge.pixel_features`) at the head of full feature rows ``(N, D)``."""
@@ -57,6 +60,37 @@ def load_autoencoder(path: Path, config: Path | None) -> Any:
     state = load_file(str(path / "model.safetensors"))
     vae.load_state_dict({k.removeprefix("vae."): v for k, v in state.items()})
     return vae.eval()
+
+
+def cached_features(cache: Path | None) -> Any:
+    """:func:`judge.instrument_features` for :func:`judge.heldout_classifier`, remembering
+    each image's vector in ``cache`` (``.npz``, keyed by the pixels' hash) across runs."""
+    import hashlib
+
+    stored: dict[str, np.ndarray] = {}
+    if cache is not None and cache.is_file():
+        with np.load(cache) as f:
+            stored = {k: f[k] for k in f.files}
+    fresh = 0
+
+    def features(pixels: np.ndarray) -> np.ndarray:
+        nonlocal fresh
+        key = f"v{FEATURE_VERSION}-" + hashlib.sha1(np.ascontiguousarray(pixels).tobytes()).hexdigest()
+        if key not in stored:
+            stored[key] = judge.instrument_features(pixels)
+            fresh += 1
+            if cache is not None and fresh % 500 == 0:
+                np.savez(cache, **stored)
+        return stored[key]
+
+    def save() -> None:
+        if cache is not None and fresh:
+            np.savez(cache, **stored)
+
+    import atexit
+
+    atexit.register(save)
+    return features
 
 
 def roundtrip_pixels(vae: Any, pixels: np.ndarray) -> np.ndarray:
@@ -141,12 +175,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="threads for the decode timing (2)")
     parser.add_argument("--picture", type=Path, default=None, help="PNG of rendered vs round trip, one row per style")
     parser.add_argument("--picture-rows", type=int, default=8)
+    parser.add_argument("--no-format", dest="format", action="store_false",
+                        help="skip the format-only round trip (the same for every autoencoder)")
+    parser.add_argument("--features-cache", type=Path, default=None, metavar="FILE",
+                        help="keep the held-out clips' features in this .npz between runs")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
 
     held = judge.load_heldout(args.heldout)
     styles = sorted(set(held["styles"].tolist()))
-    clf, feats, by_style = judge.heldout_classifier(held, styles, args.fit, judge.instrument_features)
+    clf, feats, by_style = judge.heldout_classifier(held, styles, args.fit, cached_features(args.features_cache))
     short = [s for s in styles if len(by_style[s]) < args.fit + args.test + args.per_style]
     if short:
         raise SystemExit(f"too few held-out clips for {', '.join(short)}: need {args.fit + args.test + args.per_style}")
@@ -162,12 +200,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(styles)} styles; classifier fitted on {len(fit)} rendered clips; own score on {len(test)} further "
           f"rendered clips: {own:.1%}; FD rendered vs rendered (N={len(ids)}): {floor:.2f}", flush=True)
 
-    started = time.time()
-    fmt = np.stack([judge.instrument_features(through_phase(held["images"][i])) for i in ids])
-    fmt_top1 = judge.accuracy(clf.predict(fmt), truth)
-    fmt_fd = judge.frechet_distance(_style_part(fmt) / scale, z_fit)
-    print(f"format round trip (phase only): {fmt_top1:.1%} ({fmt_top1 / own:.0%} of own), FD ratio "
-          f"{fmt_fd / floor:.2f} ({time.time() - started:.0f} s)", flush=True)
+    if args.format:
+        started = time.time()
+        fmt = np.stack([judge.instrument_features(through_phase(held["images"][i])) for i in ids])
+        fmt_top1 = judge.accuracy(clf.predict(fmt), truth)
+        fmt_fd = judge.frechet_distance(_style_part(fmt) / scale, z_fit)
+        print(f"format round trip (phase only): {fmt_top1:.1%} ({fmt_top1 / own:.0%} of own), FD ratio "
+              f"{fmt_fd / floor:.2f} ({time.time() - started:.0f} s)", flush=True)
 
     print("\n| autoencoder | image-only | through phase | of own score | FD ratio | L1 grey | decode s "
           f"({args.threads} threads) | shift " + " / ".join(judge.FEATURE_BLOCKS) + " |")
