@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import judge  # noqa: E402  (the benchmarks' shared features, classifier and data)
-from vae_ceiling import _style_part  # noqa: E402
+from vae_ceiling import _style_part, cached_features, heldout_bench  # noqa: E402
 
 
 def image_mel(pixels: np.ndarray) -> torch.Tensor:
@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test", type=int, default=10, help="further rendered clips per style to test it (10)")
     parser.add_argument("--per-style", type=int, default=5, help="clips per style through reconstruction (5)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1)")
+    parser.add_argument("--features-cache", type=Path, default=None, metavar="FILE",
+                        help="keep the held-out clips' features in this .npz between runs")
     args = parser.parse_args(argv)
     if any(n < 0 for n in args.iterations):
         raise SystemExit("--iterations must be >= 0")
@@ -66,23 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     from sonogen.spectrogram.converter import get_converter
 
     rate = get_converter().params.sample_rate
-    held = judge.load_heldout(args.heldout)
-    styles = sorted(set(held["styles"].tolist()))
-    clf, feats, by_style = judge.heldout_classifier(held, styles, args.fit, judge.instrument_features)
-    short = [s for s in styles if len(by_style[s]) < args.fit + args.test + args.per_style]
-    if short:
-        raise SystemExit(f"too few held-out clips for {', '.join(short)}: need {args.fit + args.test + args.per_style}")
-    fit = [i for s in styles for i in by_style[s][: args.fit]]
-    test = [i for s in styles for i in by_style[s][args.fit : args.fit + args.test]]
-    ids = [i for s in styles for i in by_style[s][args.fit + args.test : args.fit + args.test + args.per_style]]
-    truth = [str(held["styles"][i]) for i in ids]
-    style = _style_part(feats)
-    scale = style[fit].std(axis=0) + 1e-6
-    z_fit = style[fit] / scale
-    own = judge.accuracy(clf.predict(feats[test]), [str(held["styles"][i]) for i in test])
-    floor = judge.frechet_distance(style[ids] / scale, z_fit)
-    print(f"{len(styles)} styles, {len(ids)} clips; classifier own score on {len(test)} further rendered clips: "
-          f"{own:.1%}; FD rendered vs rendered: {floor:.2f}", flush=True)
+    bench = heldout_bench(args.heldout, args.fit, args.test, args.per_style, cached_features(args.features_cache))
+    held, clf, ids, truth = bench.held, bench.clf, bench.ids, bench.truth
+    scale, z_fit, own, floor = bench.scale, bench.z_fit, bench.own, bench.floor
+    print(f"{len(bench.styles)} styles, {len(ids)} clips; classifier own score on {len(bench.test)} further rendered "
+          f"clips: {own:.1%}; FD rendered vs rendered: {floor:.2f}", flush=True)
 
     rows: dict[int, list[np.ndarray]] = {n: [] for n in args.iterations}
     seconds: dict[int, list[float]] = {n: [] for n in args.iterations}

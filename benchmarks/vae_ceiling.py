@@ -25,6 +25,7 @@ import argparse
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,52 @@ FEATURE_VERSION = 1
 def _style_part(feats: np.ndarray) -> np.ndarray:
     """The style statistics (:func:`judge.pixel_features`) at the head of full feature rows ``(N, D)``."""
     return feats[:, : 4 * judge.FEATURE_BANDS + len(judge.LAGS)]
+
+
+@dataclass
+class HeldoutBench:
+    """The rendered-only judge of a held-out corpus and the clips a benchmark sends through a round trip.
+
+    ``fit`` / ``test`` / ``ids``: held-out indices for fitting the classifier, for its own
+    score, and for the round trips (``per_style`` of each style, labels ``truth``).
+    ``scale`` and ``z_fit``: the style statistics' spread and the fitting clips scaled by
+    it, ``z_ids`` the round-trip clips' own scaled statistics; ``floor``: the Fréchet distance of the ``ids`` clips to the fitting ones (the
+    rendered-vs-rendered figure every round trip is divided by).
+    """
+
+    held: dict[str, Any]
+    styles: list[str]
+    clf: Any
+    fit: list[int]
+    test: list[int]
+    ids: list[int]
+    truth: list[str]
+    scale: np.ndarray
+    z_fit: np.ndarray
+    z_ids: np.ndarray
+    own: float
+    floor: float
+
+
+def heldout_bench(folder: Path, fit_n: int, test_n: int, per_style: int, features: Any) -> HeldoutBench:
+    """Load ``folder``, fit the classifier on ``fit_n`` clips a style, and split off the rest."""
+    held = judge.load_heldout(folder)
+    styles = sorted(set(held["styles"].tolist()))
+    clf, feats, by_style = judge.heldout_classifier(held, styles, fit_n, features)
+    need = fit_n + test_n + per_style
+    short = [s for s in styles if len(by_style[s]) < need]
+    if short:
+        raise SystemExit(f"too few held-out clips for {', '.join(short)}: need {need}")
+    fit = [i for s in styles for i in by_style[s][:fit_n]]
+    test = [i for s in styles for i in by_style[s][fit_n : fit_n + test_n]]
+    ids = [i for s in styles for i in by_style[s][fit_n + test_n : need]]
+    style = _style_part(feats)  # the Fréchet distance uses the style statistics alone (fewer dimensions)
+    scale = style[fit].std(axis=0) + 1e-6
+    z_fit = style[fit] / scale
+    own = judge.accuracy(clf.predict(feats[test]), [str(held["styles"][i]) for i in test])
+    floor = judge.frechet_distance(style[ids] / scale, z_fit)
+    return HeldoutBench(held, styles, clf, fit, test, ids, [str(held["styles"][i]) for i in ids], scale, z_fit,
+                        style[ids] / scale, own, floor)
 
 
 def load_autoencoder(path: Path, config: Path | None) -> Any:
@@ -182,23 +229,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
 
-    held = judge.load_heldout(args.heldout)
-    styles = sorted(set(held["styles"].tolist()))
-    clf, feats, by_style = judge.heldout_classifier(held, styles, args.fit, cached_features(args.features_cache))
-    short = [s for s in styles if len(by_style[s]) < args.fit + args.test + args.per_style]
-    if short:
-        raise SystemExit(f"too few held-out clips for {', '.join(short)}: need {args.fit + args.test + args.per_style}")
-    fit = [i for s in styles for i in by_style[s][:args.fit]]
-    test = [i for s in styles for i in by_style[s][args.fit:args.fit + args.test]]
-    ids = [i for s in styles for i in by_style[s][args.fit + args.test:args.fit + args.test + args.per_style]]
-    truth = [str(held["styles"][i]) for i in ids]
-    style = _style_part(feats)  # the Fréchet distance uses the style statistics alone (fewer dimensions)
-    scale = style[fit].std(axis=0) + 1e-6
-    z_fit = style[fit] / scale
-    own = judge.accuracy(clf.predict(feats[test]), [str(held["styles"][i]) for i in test])
-    floor = judge.frechet_distance(style[ids] / scale, z_fit)
-    print(f"{len(styles)} styles; classifier fitted on {len(fit)} rendered clips; own score on {len(test)} further "
-          f"rendered clips: {own:.1%}; FD rendered vs rendered (N={len(ids)}): {floor:.2f}", flush=True)
+    bench = heldout_bench(args.heldout, args.fit, args.test, args.per_style, cached_features(args.features_cache))
+    held, styles, clf, ids, truth = bench.held, bench.styles, bench.clf, bench.ids, bench.truth
+    scale, z_fit, own, floor = bench.scale, bench.z_fit, bench.own, bench.floor
+    print(f"{len(styles)} styles; classifier fitted on {len(bench.fit)} rendered clips; own score on "
+          f"{len(bench.test)} further rendered clips: {own:.1%}; FD rendered vs rendered (N={len(ids)}): {floor:.2f}",
+          flush=True)
 
     if args.format:
         started = time.time()
@@ -221,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         heard = np.stack([judge.instrument_features(through_phase(p)) for p in trips])
         top1 = judge.accuracy(clf.predict(heard), truth)
         ratio = judge.frechet_distance(_style_part(heard) / scale, z_fit) / floor
-        shift = judge.block_shift(_style_part(heard) / scale, style[ids] / scale)
+        shift = judge.block_shift(_style_part(heard) / scale, bench.z_ids)
         seconds = decode_seconds(vae, args.threads)
         print(f"| {path} | {image_only:.1%} | {top1:.1%} | {top1 / own:.0%} | {ratio:.2f} | {l1:.1f} | {seconds:.3f} | "
               + " / ".join(f"{v:+.2f}" for v in shift.values()) + f" | ({time.time() - started:.0f} s)", flush=True)
