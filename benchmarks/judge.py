@@ -19,6 +19,8 @@ import torch
 
 #: Mel bands are pooled into this many groups for the classifier's features.
 FEATURE_BANDS = 32
+#: Bump when pixel_features or instrument_features change: invalidates the benchmarks' feature caches.
+FEATURE_VERSION = 1
 #: Onset-envelope autocorrelation lags, in frames of 10 ms (50 ms .. 1.2 s).
 LAGS = tuple(int(round(x)) for x in np.geomspace(5, 120, 16))
 

@@ -60,6 +60,7 @@ if str(REPO) not in sys.path:
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from judge import (  # noqa: E402  (the benchmarks' shared features, classifiers and data)
+    FEATURE_VERSION,
     InstrumentClassifier,
     StyleClassifier,
     audio_pixels,
@@ -77,8 +78,6 @@ MIN_RECALL = 0.8
 MAX_FALSE_ALARM = 0.2
 #: Two-part prompts: the prompted style must be among this many top style labels.
 TWO_PART_TOP = 2
-#: Bump when judge.pixel_features or judge.instrument_features change: invalidates caches.
-FEATURE_VERSION = 1
 #: Seed of a prompt's k-th clip: the same seeds for every prompt, so prompts share noise.
 SEED_BASE = 10_000
 

@@ -22,6 +22,8 @@ trips. Each argument is an autoencoder folder (``OUT/autoencoder``), a model fol
 from __future__ import annotations
 
 import argparse
+import atexit
+import hashlib
 import statistics
 import sys
 import time
@@ -34,9 +36,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import judge  # noqa: E402  (the benchmarks' shared features, classifier and data)
-
-#: Bump when judge.instrument_features changes: invalidates feature caches.
-FEATURE_VERSION = 1
 
 
 def _style_part(feats: np.ndarray) -> np.ndarray:
@@ -112,8 +111,6 @@ def load_autoencoder(path: Path, config: Path | None) -> Any:
 def cached_features(cache: Path | None) -> Any:
     """:func:`judge.instrument_features` for :func:`judge.heldout_classifier`, remembering
     each image's vector in ``cache`` (``.npz``, keyed by the pixels' hash) across runs."""
-    import hashlib
-
     stored: dict[str, np.ndarray] = {}
     if cache is not None and cache.is_file():
         with np.load(cache) as f:
@@ -122,7 +119,7 @@ def cached_features(cache: Path | None) -> Any:
 
     def features(pixels: np.ndarray) -> np.ndarray:
         nonlocal fresh
-        key = f"v{FEATURE_VERSION}-" + hashlib.sha1(np.ascontiguousarray(pixels).tobytes()).hexdigest()
+        key = f"v{judge.FEATURE_VERSION}-" + hashlib.sha1(np.ascontiguousarray(pixels).tobytes()).hexdigest()
         if key not in stored:
             stored[key] = judge.instrument_features(pixels)
             fresh += 1
@@ -133,8 +130,6 @@ def cached_features(cache: Path | None) -> Any:
     def save() -> None:
         if cache is not None and fresh:
             np.savez(cache, **stored)
-
-    import atexit
 
     atexit.register(save)
     return features
