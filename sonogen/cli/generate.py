@@ -191,6 +191,63 @@ def _sampling(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _clip_width(params: Any, factor: int, seconds: float) -> int:
+    """Image width (pixels, a multiple of ``factor``) nearest to ``seconds`` of audio."""
+    return int(max(factor, int(round(params.width_for_seconds(seconds) / factor)) * factor))
+
+
+def _lite_folder(args: argparse.Namespace) -> Path | None:
+    """The checkpoint folder when ``generate`` can run it without diffusers, else None.
+
+    That is one clip of text to audio on the CPU in float32, from a folder whose
+    components :mod:`sonogen.lite` runs (the packaged default model is one), with the
+    checkpoint's own scheduler and no LoRA, loop or compilation. ``SONOGEN_LITE=0``
+    always takes the full pipeline.
+    """
+    import os
+
+    if os.environ.get("SONOGEN_LITE", "1") == "0":
+        return None
+    if args.lora or args.scheduler not in (None, "default") or getattr(args, "compile", False) or args.loop:
+        return None
+    if args.dtype not in (None, "float32") or args.device not in (None, "cpu") or args.seconds > MAX_SINGLE_SECONDS:
+        return None
+    import torch
+
+    if args.device is None and (torch.cuda.is_available() or torch.backends.mps.is_available()):
+        return None
+    from sonogen.lite.pipeline import lite_unsupported
+    from sonogen.models import default_checkpoint_path
+
+    folder = default_checkpoint_path() if args.checkpoint is None else Path(args.checkpoint).expanduser()
+    if folder is None or not folder.is_dir() or lite_unsupported(folder) is not None:
+        return None
+    return folder
+
+
+def _generate_lite(args: argparse.Namespace, folder: Path) -> int:
+    """``generate`` of one clip through :class:`~sonogen.lite.pipeline.LitePipeline`."""
+    from tqdm import tqdm
+
+    from sonogen.lite.pipeline import LitePipeline
+
+    pipe = LitePipeline.load(folder)
+    _tell_unknown_words(pipe, args.prompt)
+    steps = pipe.default_steps if args.steps is None else args.steps
+    with tqdm(total=steps, leave=False, desc="denoise") as bar:
+        wave, rate, image = pipe.text_to_audio(
+            args.prompt,
+            negative_prompt=args.negative,
+            seed=args.seed,
+            num_inference_steps=steps,
+            guidance_scale=args.guidance,
+            width=_clip_width(pipe.spectrogram_params, pipe.vae_scale_factor, args.seconds),
+            progress=bar.update,
+        )
+    _write(args, wave, rate, image)
+    return 0
+
+
 # ---------------------------------------------------------------------- commands
 def cmd_generate(args: argparse.Namespace) -> int:
     if args.batch:
@@ -204,12 +261,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.format:
         raise SonogenError("--format is for --batch; a single output's format follows its extension")
     _check_outputs(args)
+    lite = _lite_folder(args)
+    if lite is not None:
+        return _generate_lite(args, lite)
     pipe = _load(args)
     _tell_unknown_words(pipe, args.prompt)
     params = pipe.spectrogram_params
     f = pipe.vae_scale_factor
     if args.loop or args.seconds <= MAX_SINGLE_SECONDS:
-        width = max(f, int(round(params.width_for_seconds(args.seconds) / f)) * f)
+        width = _clip_width(params, f, args.seconds)
         out = pipe(
             args.prompt,
             **_sampling(args),

@@ -33,6 +33,10 @@ SPECTROGRAM_CONFIG = "spectrogram.json"
 SAMPLING_CONFIG = "sampling.json"
 
 
+#: Sampling settings for checkpoints that recommend none (Stable Diffusion's usual ones).
+FALLBACK_SAMPLING: dict[str, float] = {"num_inference_steps": 50, "guidance_scale": 7.0}
+
+
 def looks_like_path(name: str) -> bool:
     """True for names that can only be file paths (a Hub id is ``owner/name`` or ``name``)."""
     return (

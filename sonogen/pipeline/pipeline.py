@@ -27,7 +27,7 @@ from PIL import Image
 
 from sonogen.errors import SonogenError
 from sonogen.models.autoencoder import latent_factors
-from sonogen.pipeline.model_files import SAMPLING_CONFIG, SPECTROGRAM_CONFIG
+from sonogen.pipeline.model_files import FALLBACK_SAMPLING, SAMPLING_CONFIG, SPECTROGRAM_CONFIG
 from sonogen.pipeline.noise import lerp, seeded_noise, slerp
 from sonogen.pipeline.prompts import chunks_needed, encode_prompts, token_layout
 from sonogen.pipeline.seamless import circular_time_axis
@@ -40,11 +40,9 @@ from sonogen.pipeline.types import (
     interpolation_texts,
 )
 from sonogen.spectrogram.converter import get_converter
-from sonogen.spectrogram.image import image_to_spectrogram
+from sonogen.spectrogram.image import image_to_spectrogram, pixels_to_image
 from sonogen.spectrogram.params import DEFAULT_MAX_VALUE, SpectrogramParams
 
-#: Sampling settings for checkpoints that recommend none (Stable Diffusion's usual ones).
-FALLBACK_SAMPLING: dict[str, float] = {"num_inference_steps": 50, "guidance_scale": 7.0}
 #: torch.compile mode used by ``compile=True`` (autotuned kernels, no CUDA graphs: batch
 #: sizes and widths vary between requests).
 DEFAULT_COMPILE_MODE = "max-autotune-no-cudagraphs"
@@ -544,12 +542,7 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
 
     def _to_image(self, pixels: torch.Tensor) -> Image.Image:
         """``(3, H, W)`` in [0, 1] -> RGB image with the format's EXIF tags."""
-        array = (pixels.permute(1, 2, 0).cpu().numpy() * 255.0).round().astype(np.uint8)
-        image = Image.fromarray(array, mode="RGB")
-        exif = image.getexif()
-        for tag, value in self.spectrogram_params.to_exif_dict(DEFAULT_MAX_VALUE).items():
-            exif[tag] = value
-        return image
+        return pixels_to_image(pixels, self.spectrogram_params, DEFAULT_MAX_VALUE)
 
     def _to_audio_batch(self, images: Sequence[Image.Image], loop: bool) -> list[np.ndarray]:
         """Waveforms ``(C, S)`` of several same-size spectrogram images in one phase reconstruction.

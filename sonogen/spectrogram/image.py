@@ -59,6 +59,18 @@ def spectrogram_to_image(
     return image
 
 
+def pixels_to_image(pixels: torch.Tensor, params: SpectrogramParams, max_value: float) -> Image.Image:
+    """A drawn spectrogram ``(3, H, W)`` in [0, 1] as an RGB image with the format in its EXIF.
+
+    ``max_value`` is the peak the image's grey levels stand for (the model's images use a
+    fixed one).
+    """
+    array = (pixels.permute(1, 2, 0).cpu().numpy() * 255.0).round().astype(np.uint8)
+    image = Image.fromarray(array, mode="RGB")
+    _attach_exif(image, params, max_value)
+    return image
+
+
 def _attach_exif(image: Image.Image, params: SpectrogramParams, peak: float) -> None:
     """Make ``image.getexif()`` return the parameters, so saving with ``exif=`` is not needed."""
     exif = image.getexif()

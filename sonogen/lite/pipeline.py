@@ -1,0 +1,218 @@
+"""Text to audio without diffusers or transformers, for a quick cold start.
+
+Importing diffusers costs seconds before any weight is read (it imports
+``torch._dynamo``, transformers and what they pull in), which is most of a cold
+``sonogen generate`` with a small model. :class:`LitePipeline` runs the same weights with
+plain torch modules (:mod:`sonogen.lite`) for the case a one-off command needs: one
+prompt, optional negative prompt and weights, one seed, text to audio. It draws the same
+image as :class:`~sonogen.pipeline.pipeline.SonogenPipeline` within float32 rounding.
+Anything else (audio input, masks, loops, LoRA, other schedulers) uses the full pipeline;
+:func:`lite_unsupported` says whether a checkpoint folder can run here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from sonogen.errors import SonogenError
+from sonogen.lite.clip import LiteCLIPText, LiteTokenizer, clip_supports, load_tokenizer
+from sonogen.lite.sampler import DPMSolverPP, sampler_supports
+from sonogen.lite.unet import LiteUNet, unet_supports
+from sonogen.lite.vae import LiteDecoder, vae_factor, vae_supports
+from sonogen.models import MODEL_INDEX
+from sonogen.pipeline.model_files import (
+    FALLBACK_SAMPLING,
+    read_sampling_defaults,
+    read_spectrogram_params,
+)
+from sonogen.pipeline.noise import seeded_noise
+from sonogen.pipeline.prompts import chunks_needed, encode_prompts, token_layout
+from sonogen.spectrogram.converter import get_converter
+from sonogen.spectrogram.image import pixels_to_image
+from sonogen.spectrogram.params import DEFAULT_MAX_VALUE, SpectrogramParams
+
+#: model_index.json component classes this path runs
+COMPONENTS = {
+    "unet": "UNet2DConditionModel",
+    "vae": "AutoencoderKL",
+    "text_encoder": "CLIPTextModel",
+    "tokenizer": "CLIPTokenizer",
+    "scheduler": "DPMSolverMultistepScheduler",
+}
+_WEIGHTS = ("diffusion_pytorch_model", "model")
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def lite_unsupported(folder: Path) -> str | None:
+    """None when ``folder`` (a diffusers pipeline folder) can run on :class:`LitePipeline`,
+    else a short reason. Reads only the JSON files."""
+    index = _read_json(folder / MODEL_INDEX)
+    if not isinstance(index, dict):
+        return "no readable model_index.json"
+    for name, cls in COMPONENTS.items():
+        entry = index.get(name)
+        if not isinstance(entry, list) or len(entry) != 2 or entry[1] not in (cls, cls + "Fast"):
+            return f"{name} is {entry!r}"
+    checks = (
+        (folder / "unet" / "config.json", unet_supports),
+        (folder / "vae" / "config.json", vae_supports),
+        (folder / "text_encoder" / "config.json", clip_supports),
+        (folder / "scheduler" / "scheduler_config.json", sampler_supports),
+    )
+    for path, check in checks:
+        config = _read_json(path)
+        if not isinstance(config, dict):
+            return f"no readable {path.relative_to(folder)}"
+        reason = check(config)
+        if reason:
+            return reason
+    if not (folder / "tokenizer" / "tokenizer.json").is_file():
+        return "no tokenizer/tokenizer.json"
+    return None
+
+
+def read_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """A component folder's safetensors weights: one file, or the shards its index names."""
+    from safetensors.torch import load_file
+
+    for stem in _WEIGHTS:
+        single = folder / f"{stem}.safetensors"
+        if single.is_file():
+            return load_file(str(single))
+        index = _read_json(folder / f"{stem}.safetensors.index.json")
+        if isinstance(index, dict) and isinstance(index.get("weight_map"), dict):
+            state: dict[str, torch.Tensor] = {}
+            for shard in sorted(set(index["weight_map"].values())):
+                state.update(load_file(str(folder / shard)))
+            return state
+    raise SonogenError(f"no safetensors weights in {folder}")
+
+
+def build(module_type: type[nn.Module], config: dict[str, Any], state: dict[str, torch.Tensor],
+          dtype: torch.dtype) -> Any:
+    """``module_type(config)`` with ``state`` as its weights (every key must match), in ``dtype``.
+
+    The module is built without memory (on the meta device) and takes the loaded
+    tensors as they are, so nothing is initialised only to be overwritten.
+    """
+    with torch.device("meta"):
+        module = module_type(config)
+    try:
+        module.load_state_dict(state, strict=True, assign=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise SonogenError(f"weights do not match the {module_type.__name__} layout: {first}") from None
+    return module.to(dtype).eval().requires_grad_(False)
+
+
+@dataclass
+class LitePipeline:
+    """The networks and settings of a checkpoint folder, ready for :meth:`text_to_audio`."""
+
+    unet: LiteUNet
+    decoder: LiteDecoder
+    text_encoder: LiteCLIPText
+    tokenizer: LiteTokenizer
+    scheduler_config: dict[str, Any]
+    spectrogram_params: SpectrogramParams
+    sampling_defaults: dict[str, float]
+    factor: int
+
+    @classmethod
+    def load(cls, folder: Path, dtype: torch.dtype = torch.float32) -> LitePipeline:
+        """Load ``folder`` (check :func:`lite_unsupported` first)."""
+        reason = lite_unsupported(folder)
+        if reason:
+            raise SonogenError(f"{folder} cannot run without diffusers: {reason}")
+        vae_config = json.loads((folder / "vae" / "config.json").read_text())
+        vae_state = {k: v for k, v in read_weights(folder / "vae").items()
+                     if k.startswith(("decoder.", "post_quant_conv."))}
+        text_state = {k.removeprefix("text_model."): v for k, v in read_weights(folder / "text_encoder").items()
+                      if not k.endswith("position_ids")}
+        text_state = {k: v for k, v in text_state.items() if not k.startswith("text_projection")}
+        return cls(
+            unet=build(LiteUNet, json.loads((folder / "unet" / "config.json").read_text()),
+                       read_weights(folder / "unet"), dtype),
+            decoder=build(LiteDecoder, vae_config, vae_state, dtype),
+            text_encoder=build(LiteCLIPText, json.loads((folder / "text_encoder" / "config.json").read_text()),
+                               text_state, dtype),
+            tokenizer=load_tokenizer(folder / "tokenizer"),
+            scheduler_config=json.loads((folder / "scheduler" / "scheduler_config.json").read_text()),
+            spectrogram_params=read_spectrogram_params(folder),
+            sampling_defaults=read_sampling_defaults(folder),
+            factor=vae_factor(vae_config),
+        )
+
+    @property
+    def vae_scale_factor(self) -> int:
+        """Pixels per latent column, the step that clip widths are rounded to."""
+        return self.factor
+
+    @property
+    def default_steps(self) -> int:
+        return int(self.sampling_defaults.get("num_inference_steps", FALLBACK_SAMPLING["num_inference_steps"]))
+
+    @property
+    def default_guidance(self) -> float:
+        return float(self.sampling_defaults.get("guidance_scale", FALLBACK_SAMPLING["guidance_scale"]))
+
+    @torch.no_grad()
+    def text_to_image(self, prompt: str, *, negative_prompt: str | None = None, seed: int = 0,
+                      num_inference_steps: int | None = None, guidance_scale: float | None = None,
+                      width: int = 512, progress: Callable[[], Any] | None = None) -> Image.Image:
+        """The spectrogram image ``width`` columns wide that the model draws for ``prompt``.
+
+        ``progress`` is called once after each denoising step.
+        """
+        steps = self.default_steps if num_inference_steps is None else int(num_inference_steps)
+        guidance = self.default_guidance if guidance_scale is None else float(guidance_scale)
+        if steps < 1:
+            raise SonogenError(f"num_inference_steps must be >= 1, got {steps}")
+        height = self.spectrogram_params.num_frequencies
+        f = self.factor
+        if width < f or width % f:
+            raise SonogenError(f"width must be a positive multiple of {f} pixels, got {width}")
+        negative = negative_prompt or ""
+        layout = token_layout(self.tokenizer, self.text_encoder)
+        count = max(chunks_needed(text, self.tokenizer, layout) for text in (prompt, negative))
+        dtype = self.unet.dtype
+        cond = encode_prompts([prompt], self.tokenizer, self.text_encoder, count, dtype=dtype)
+        use_cfg = guidance > 1.0
+        states = torch.cat([encode_prompts([negative], self.tokenizer, self.text_encoder, count, dtype=dtype),
+                            cond]) if use_cfg else cond
+        noise = seeded_noise((int(self.unet.conv_in.in_channels), height // f, width // f), [seed])
+        sampler = DPMSolverPP.from_config(self.scheduler_config, steps)
+
+        def predict(latents: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            model_in = torch.cat([latents, latents]) if use_cfg else latents
+            pred = self.unet(model_in.to(dtype), t, states).float()
+            if not use_cfg:
+                return pred
+            uncond, text = pred.chunk(2)
+            return uncond + guidance * (text - uncond)
+
+        latents = sampler.sample(noise, predict, progress)
+        pixels = self.decoder.decode(latents)[0]
+        return pixels_to_image(pixels, self.spectrogram_params, DEFAULT_MAX_VALUE)
+
+    def text_to_audio(self, prompt: str, **options: Any) -> tuple[np.ndarray, int, Image.Image]:
+        """``(waveform (channels, samples) float32, sample rate, image)`` for ``prompt``;
+        options as :meth:`text_to_image` takes them."""
+        image = self.text_to_image(prompt, **options)
+        wave, rate = get_converter(self.spectrogram_params).image_to_audio(image)
+        return wave, rate, image

@@ -1,0 +1,187 @@
+"""Multistep DPM-Solver++ (first and second order) read from a diffusers scheduler config.
+
+It follows the published solver (Lu et al., "DPM-Solver++", 2022) in the parametrisation
+diffusers' ``DPMSolverMultistepScheduler`` uses, so that for the configs
+:func:`sampler_supports` accepts it visits the same timesteps and sigmas and makes the
+same latents within float32 rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+_REQUIRED: dict[str, Any] = {
+    "algorithm_type": "dpmsolver++",
+    "thresholding": False,
+    "use_karras_sigmas": False,
+    "use_exponential_sigmas": False,
+    "use_beta_sigmas": False,
+    "use_lu_lambdas": False,
+    "use_flow_sigmas": False,
+    "use_dynamic_shifting": False,
+    "euler_at_final": False,
+    "lower_order_final": True,
+    "variance_type": None,
+    "trained_betas": None,
+}
+
+
+def sampler_supports(config: Mapping[str, Any]) -> str | None:
+    """None when :class:`DPMSolverPP` can follow ``config``, else the reason it cannot."""
+    if config.get("_class_name") != "DPMSolverMultistepScheduler":
+        return f"scheduler {config.get('_class_name')!r}"
+    for key, value in _REQUIRED.items():
+        if config.get(key, value) != value:
+            return f"scheduler {key}={config.get(key)!r}"
+    checks = {
+        "beta_schedule": ("scaled_linear", "linear"),
+        "prediction_type": ("epsilon", "v_prediction", "sample"),
+        "solver_type": ("midpoint", "heun"),
+        "solver_order": (1, 2),
+        "final_sigmas_type": ("zero", "sigma_min"),
+        "timestep_spacing": ("linspace", "leading", "trailing"),
+    }
+    for key, allowed in checks.items():
+        if key in config and config[key] not in allowed:
+            return f"scheduler {key}={config[key]!r}"
+    if config.get("lambda_min_clipped", -float("inf")) != -float("inf"):
+        return "scheduler lambda_min_clipped"
+    return None
+
+
+def train_alphas_cumprod(config: Mapping[str, Any]) -> torch.Tensor:
+    """Cumulative products of ``1 - beta`` over the training timesteps, float32 ``(T,)``.
+
+    With ``rescale_betas_zero_snr`` the schedule is shifted and scaled so that the last
+    step has zero signal (Lin et al., 2023), and that last value is then set to 2**-24 so
+    its sigma stays finite.
+    """
+    steps = int(config.get("num_train_timesteps", 1000))
+    start, end = float(config.get("beta_start", 0.0001)), float(config.get("beta_end", 0.02))
+    if config.get("beta_schedule", "linear") == "scaled_linear":
+        betas = torch.linspace(start**0.5, end**0.5, steps, dtype=torch.float32) ** 2
+    else:
+        betas = torch.linspace(start, end, steps, dtype=torch.float32)
+    if config.get("rescale_betas_zero_snr", False):
+        root = torch.cumprod(1.0 - betas, dim=0).sqrt()
+        first, last = root[0].clone(), root[-1].clone()
+        root = (root - last) * (first / (first - last))
+        bar = root**2
+        alphas = torch.cat([bar[0:1], bar[1:] / bar[:-1]])
+        betas = 1 - alphas
+    cumprod = torch.cumprod(1.0 - betas, dim=0)
+    if config.get("rescale_betas_zero_snr", False):
+        cumprod[-1] = 2**-24
+    return cumprod
+
+
+def inference_timesteps(config: Mapping[str, Any], count: int) -> np.ndarray:
+    """The ``count`` training timesteps a sampling run visits, descending, int64."""
+    total = int(config.get("num_train_timesteps", 1000))
+    spacing = config.get("timestep_spacing", "linspace")
+    if spacing == "linspace":
+        return np.linspace(0, total - 1, count + 1).round()[::-1][:-1].copy().astype(np.int64)
+    if spacing == "leading":
+        ratio = total // (count + 1)
+        steps = (np.arange(0, count + 1) * ratio).round()[::-1][:-1].copy().astype(np.int64)
+        return steps + int(config.get("steps_offset", 0))
+    return np.arange(total, 0, -total / count).round().copy().astype(np.int64) - 1
+
+
+@dataclass
+class DPMSolverPP:
+    """DPM-Solver++ over ``count`` steps of a diffusers-style noise schedule.
+
+    Attributes:
+        timesteps: ``(count,)`` int64 training timesteps, descending.
+        sigmas: ``(count + 1,)`` float32 noise-to-signal ratios, the last the final one.
+        prediction_type: what the network predicts (``epsilon``, ``v_prediction``, ``sample``).
+        order: 1 or 2; ``heun`` picks that second-order correction over the midpoint one.
+        final_zero: the last sigma is 0 (the run ends on the clean estimate).
+    """
+
+    timesteps: torch.Tensor
+    sigmas: torch.Tensor
+    prediction_type: str
+    order: int
+    heun: bool
+    final_zero: bool
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], count: int) -> DPMSolverPP:
+        reason = sampler_supports(config)
+        if reason:
+            raise ValueError(f"unsupported sampler: {reason}")
+        if count < 1:
+            raise ValueError(f"need at least one sampling step, got {count}")
+        cumprod = train_alphas_cumprod(config)
+        steps = inference_timesteps(config, count)
+        all_sigmas = (((1 - cumprod) / cumprod) ** 0.5).numpy()
+        sigmas = np.interp(steps, np.arange(0, len(all_sigmas)), all_sigmas)
+        if config.get("final_sigmas_type", "zero") == "zero":
+            last = 0.0
+        else:
+            last = float((((1 - cumprod[0]) / cumprod[0]) ** 0.5).item())
+        sigmas = np.concatenate([sigmas, [last]]).astype(np.float32)
+        return cls(
+            timesteps=torch.from_numpy(steps),
+            sigmas=torch.from_numpy(sigmas),
+            prediction_type=str(config.get("prediction_type", "epsilon")),
+            order=int(config.get("solver_order", 2)),
+            heun=config.get("solver_type", "midpoint") == "heun",
+            final_zero=config.get("final_sigmas_type", "zero") == "zero",
+        )
+
+    def _alpha_sigma(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Signal and noise scales and their log ratio (lambda) at sigma ``index``."""
+        sigma = self.sigmas[index]
+        alpha_t = 1 / ((sigma**2 + 1) ** 0.5)
+        sigma_t = sigma * alpha_t
+        return alpha_t, sigma_t, torch.log(alpha_t) - torch.log(sigma_t)
+
+    def denoised(self, index: int, prediction: torch.Tensor, sample: torch.Tensor) -> torch.Tensor:
+        """The clean-latent estimate at step ``index`` from the network's ``prediction``."""
+        alpha_t, sigma_t, _ = self._alpha_sigma(index)
+        if self.prediction_type == "v_prediction":
+            return alpha_t * sample - sigma_t * prediction
+        if self.prediction_type == "epsilon":
+            return (sample - sigma_t * prediction) / alpha_t
+        return prediction
+
+    def sample(self, noise: torch.Tensor, predict: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+               progress: Callable[[], Any] | None = None) -> torch.Tensor:
+        """Run the solver from ``noise`` ``(B, C, h, w)`` (float32) to clean latents.
+
+        ``predict(latents, timestep)`` returns the network's float32 prediction. The first
+        step is first order, and so is the last when it lands on sigma 0 or the run is
+        shorter than 15 steps.
+        """
+        x = noise.float()
+        previous: torch.Tensor | None = None
+        count = len(self.timesteps)
+        for i, t in enumerate(self.timesteps):
+            d0 = self.denoised(i, predict(x, t), x)
+            alpha_t, sigma_t, lam_t = self._alpha_sigma(i + 1)
+            _, sigma_s0, lam_s0 = self._alpha_sigma(i)
+            h = lam_t - lam_s0
+            step = alpha_t * (torch.exp(-h) - 1.0)
+            last = i == count - 1 and (self.final_zero or count < 15)
+            first_order = self.order == 1 or previous is None or last
+            x_next = (sigma_t / sigma_s0) * x - step * d0
+            if not first_order and previous is not None:
+                _, _, lam_s1 = self._alpha_sigma(i - 1)
+                d1 = (h / (lam_s0 - lam_s1)) * (d0 - previous)
+                if self.heun:
+                    x_next = x_next + alpha_t * ((torch.exp(-h) - 1.0) / h + 1.0) * d1
+                else:
+                    x_next = x_next - 0.5 * step * d1
+            previous = d0
+            x = x_next
+            if progress is not None:
+                progress()
+        return x

@@ -1,0 +1,182 @@
+"""The diffusers-free path draws what the full pipeline draws, from the same folder.
+
+Each network is compared with its diffusers or transformers original on the same
+weights, the sampler with diffusers' DPM-Solver++ on several schedules, and whole
+images (weighted and negative prompts, guidance) with the full pipeline's. The command
+line takes this path for the packaged model and then imports neither diffusers nor
+transformers.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from sonogen.lite.pipeline import LitePipeline, lite_unsupported
+from sonogen.lite.sampler import DPMSolverPP
+from sonogen.models import DEFAULT_MODEL_DIR
+from sonogen.spectrogram.params import SpectrogramParams
+
+PARAMS = SpectrogramParams(num_frequencies=64)
+#: the noise schedule and sampler the default models use
+V_PRED = {
+    "beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012, "num_train_timesteps": 1000,
+    "prediction_type": "v_prediction", "rescale_betas_zero_snr": True, "timestep_spacing": "trailing",
+    "algorithm_type": "dpmsolver++", "solver_order": 2, "final_sigmas_type": "zero",
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _threads() -> None:
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random checkpoint (64 bands) that samples with DPM-Solver++ and v-prediction."""
+    from diffusers import DPMSolverMultistepScheduler
+
+    from sonogen.pipeline.tiny import build_tiny_pipeline
+
+    pipe = build_tiny_pipeline(3, spectrogram_params=PARAMS)
+    pipe.scheduler = DPMSolverMultistepScheduler(**V_PRED)
+    pipe.sampling_defaults = {"num_inference_steps": 6, "guidance_scale": 3.0}
+    out = tmp_path_factory.mktemp("lite") / "model"
+    pipe.save_pretrained(str(out), safe_serialization=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def full(folder: Path) -> Any:
+    from sonogen.pipeline import load_pipeline
+
+    return load_pipeline(str(folder), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def lite(folder: Path) -> LitePipeline:
+    return LitePipeline.load(folder)
+
+
+def test_each_network_gives_its_originals_output(lite: LitePipeline, full: Any) -> None:
+    torch.manual_seed(0)
+    ids = torch.randint(0, full.tokenizer.vocab_size, (2, 77))
+    torch.testing.assert_close(lite.text_encoder(ids)[0], full.text_encoder(ids)[0], atol=1e-5, rtol=1e-5)
+    latents, context = torch.randn(2, 4, 8, 24), torch.randn(2, 77, 32)
+    for t in (0, 417, 999):
+        expected = full.unet(latents, torch.tensor(t), encoder_hidden_states=context).sample
+        torch.testing.assert_close(lite.unet(latents, torch.tensor(t), context), expected, atol=1e-5, rtol=1e-5)
+    # an odd latent size goes down to 3 columns and back up to 5
+    odd = torch.randn(1, 4, 8, 5)
+    expected = full.unet(odd, torch.tensor(10), encoder_hidden_states=context[:1]).sample
+    torch.testing.assert_close(lite.unet(odd, torch.tensor(10), context[:1]), expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(lite.decoder.decode(latents[:1]), full.decode_latents(latents[:1]), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("prompt", ["(jazz:1.6) piano with (drums:0.5)", "a long prompt " * 30])
+def test_the_whole_image_matches_the_full_pipeline(lite: LitePipeline, full: Any, prompt: str) -> None:
+    options = {"negative_prompt": "rock guitar", "seed": 7, "width": 96}
+    ours = lite.text_to_image(prompt, **options)
+    theirs = full(prompt, **options, output_type="pil", progress=False).images[0]
+    assert ours.size == theirs.size == (96, 64)
+    diff = np.abs(np.asarray(ours, dtype=int) - np.asarray(theirs, dtype=int))
+    assert diff.max() <= 1 and diff.mean() < 0.01
+    assert dict(ours.getexif()) == dict(theirs.getexif())
+    # the settings come from sampling.json: 6 steps at guidance 3 unless told
+    other = lite.text_to_image(prompt, **options, num_inference_steps=6, guidance_scale=3.0)
+    assert np.array_equal(np.asarray(other), np.asarray(ours))
+    assert not np.array_equal(np.asarray(lite.text_to_image(prompt, **options, guidance_scale=1.0)), np.asarray(ours))
+
+
+def test_audio_is_the_image_through_the_format(lite: LitePipeline) -> None:
+    wave, rate, image = lite.text_to_audio("jazz", seed=1, width=64)
+    assert rate == PARAMS.sample_rate and image.size == (64, 64)
+    assert wave.dtype == np.float32 and wave.shape[0] == 1
+    assert abs(wave.shape[1] - 64 * PARAMS.hop_length) <= PARAMS.hop_length
+    assert 0.9 < float(np.abs(wave).max()) <= 0.98 + 1e-6
+
+
+@pytest.mark.parametrize("changes", [
+    {},
+    {"timestep_spacing": "leading", "steps_offset": 1, "rescale_betas_zero_snr": False, "prediction_type": "epsilon"},
+    {"timestep_spacing": "linspace", "beta_schedule": "linear", "beta_start": 0.0001, "beta_end": 0.02},
+    {"solver_type": "heun", "prediction_type": "sample", "rescale_betas_zero_snr": False},
+    {"final_sigmas_type": "sigma_min", "rescale_betas_zero_snr": False, "prediction_type": "epsilon"},
+    {"solver_order": 1},
+])
+@pytest.mark.parametrize("steps", [1, 2, 7, 20])
+def test_the_sampler_follows_diffusers_dpm_solver(changes: dict[str, Any], steps: int) -> None:
+    from diffusers import DPMSolverMultistepScheduler
+
+    config = {**V_PRED, **changes}
+    reference = DPMSolverMultistepScheduler(**config)
+    ours = DPMSolverPP.from_config({"_class_name": "DPMSolverMultistepScheduler", **config}, steps)
+    reference.set_timesteps(steps)
+    assert torch.equal(ours.timesteps, reference.timesteps)
+    torch.testing.assert_close(ours.sigmas, reference.sigmas)
+
+    def model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """A made-up network whose answer depends on the latents and the timestep."""
+        return torch.tanh(0.7 * x) + 0.001 * float(t) * torch.cos(x)
+
+    noise = torch.randn(1, 4, 6, 10, generator=torch.Generator().manual_seed(steps))
+    x = noise.clone()
+    for t in reference.timesteps:
+        x = reference.step(model(x, t), t, x).prev_sample
+    torch.testing.assert_close(ours.sample(noise, model), x, atol=1e-4, rtol=1e-4)
+
+
+def test_a_folder_it_cannot_run_is_named_with_the_reason(tmp_path: Path, folder: Path) -> None:
+    from sonogen.pipeline.tiny import save_tiny_checkpoint
+
+    pndm = save_tiny_checkpoint(tmp_path / "pndm", spectrogram_params=PARAMS)
+    assert "scheduler" in (lite_unsupported(pndm) or "")
+    assert lite_unsupported(tmp_path) == "no readable model_index.json"
+    assert lite_unsupported(folder) is None
+    config = json.loads((folder / "unet" / "config.json").read_text())
+    odd = tmp_path / "odd"
+    subprocess.run(["cp", "-r", str(folder), str(odd)], check=True)
+    (odd / "unet" / "config.json").write_text(json.dumps({**config, "class_embed_type": "timestep"}))
+    assert "class_embed_type" in (lite_unsupported(odd) or "")
+
+
+PROBE = """
+import json, sys
+from sonogen.cli import main
+code = main(sys.argv[1:])
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def run_generate(*argv: str) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, "-c", PROBE, "generate", *argv], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_generate_with_the_packaged_model_imports_no_diffusers(tmp_path: Path) -> None:
+    from sonogen.pipeline import load_pipeline
+
+    assert lite_unsupported(DEFAULT_MODEL_DIR) is None
+    out = run_generate("jazz piano trio", "--steps", "3", "--seconds", "1.28", "--seed", "5",
+                       "-o", str(tmp_path / "lite.wav"), "--image", str(tmp_path / "lite.png"))
+    assert out["code"] == 0
+    heavy = [m for m in out["modules"] if m.split(".")[0] in ("diffusers", "transformers", "peft", "accelerate")
+             or m.startswith("torch._dynamo")]
+    assert heavy == []
+    assert (tmp_path / "lite.wav").stat().st_size > 1000
+    # the same clip through the full pipeline, in this process
+    full = load_pipeline(None, device="cpu")
+    expected = full("jazz piano trio", seed=5, num_inference_steps=3, width=128, output_type="pil", progress=False)
+    drawn = np.asarray(Image.open(tmp_path / "lite.png"), dtype=int)
+    assert drawn.shape == (512, 128, 3)
+    assert np.abs(drawn - np.asarray(expected.images[0], dtype=int)).max() <= 1
