@@ -18,7 +18,8 @@ waits ``Retry-After`` as the page does) or failed (anything else, or no answer).
 resident memory (VmRSS of its whole process tree, so Ray's processes too) is read every
 ``--sample`` seconds (30); after the warm-up it should be flat: the report gives its growth
 over the last ``--flat-window`` seconds (900: the last 15 minutes; the second half of a
-shorter run), which should stay under 5%. Clip time is the time from a client's request to
+shorter run), the median of the window's last third against that of its first third
+(single samples swing with each batch), which should stay under 5%. Clip time is the time from a client's request to
 its answer (p50, p90); the server's own counters (``GET /metrics``) are read at the end.
 
 ``--ray --replicas 2`` serves through Ray Serve instead, and ``--kill-replica-at S`` kills
@@ -119,12 +120,21 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def rss_growth(samples: list[tuple[float, float]], window_s: float) -> tuple[float, float, float]:
-    """``(growth %, from s, to s)``: resident memory at the end against its value ``window_s``
-    before the end (the second half of a run shorter than two windows)."""
+    """``(growth %, from s, to s)`` of resident memory over the last ``window_s`` seconds
+    (the second half of a run shorter than two windows).
+
+    A served model's memory swings by a fifth from one sample to the next (each batch's
+    activations come and go), so one sample against another says more about the moment
+    than about a leak. The growth compares the median of the window's last third with
+    the median of its first third.
+    """
     end = samples[-1][0]
     window = min(window_s, end / 2)
-    start = next((s for s in samples if s[0] >= end - window), samples[0])
-    return 100.0 * (samples[-1][1] - start[1]) / start[1], start[0], end
+    inside = [s for s in samples if s[0] >= end - window] or samples[-1:]
+    third = max(1, len(inside) // 3)
+    first = statistics.median(r for _, r in inside[:third])
+    last = statistics.median(r for _, r in inside[-third:])
+    return 100.0 * (last - first) / first, inside[0][0], end
 
 
 def _process_table() -> dict[int, tuple[int, str]]:

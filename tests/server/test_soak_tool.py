@@ -35,6 +35,11 @@ def test_rss_growth_is_measured_over_the_last_window() -> None:
     short = [(0.0, 400.0), (30.0, 600.0), (60.0, 600.0), (90.0, 630.0), (120.0, 630.0)]
     growth, since, _ = soak.rss_growth(short, 900.0)
     assert since == 60.0 and round(growth, 1) == 5.0  # the second half of a short run
+    # batches make memory swing; the thirds' medians see through that, and still see a leak
+    swinging = [(float(t), 1000.0 + (300.0 if (t // 30) % 2 else 0.0)) for t in range(0, 1801, 30)]
+    assert abs(soak.rss_growth(swinging, 900.0)[0]) < 5.0
+    leaking = [(t, r + t / 10) for t, r in swinging]
+    assert soak.rss_growth(leaking, 900.0)[0] > 5.0
 
 
 def test_memory_of_a_process_tree() -> None:
