@@ -1,4 +1,4 @@
-"""CLIP's text transformer and its tokenizer, without transformers.
+"""CLIP's text transformer, and the tokenizer of any text encoder, without transformers.
 
 The encoder reads a transformers ``CLIPTextModel`` config and its weights (with or
 without the ``text_model.`` prefix); the tokenizer reads the ``tokenizer.json`` of a fast
@@ -19,6 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from sonogen.lite.layers import Table
 
 
 def clip_supports(config: Mapping[str, Any]) -> str | None:
@@ -77,23 +79,11 @@ class _Layer(nn.Module):
         return x + self.mlp(self.layer_norm2(x))
 
 
-class _Table(nn.Module):
-    """A lookup table ``weight (rows, dim)``, left uninitialised for loaded weights
-    (``nn.Embedding``'s random initialisation would import torch's compiler on the meta device)."""
-
-    def __init__(self, rows: int, dim: int) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.empty(rows, dim))
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return F.embedding(ids, self.weight)
-
-
 class _Embeddings(nn.Module):
     def __init__(self, vocab: int, positions: int, dim: int) -> None:
         super().__init__()
-        self.token_embedding = _Table(vocab, dim)
-        self.position_embedding = _Table(positions, dim)
+        self.token_embedding = Table(vocab, dim)
+        self.position_embedding = Table(positions, dim)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         positions = torch.arange(ids.shape[1], device=ids.device)
@@ -154,6 +144,8 @@ class LiteTokenizer:
     eos_token_id: int | None
     pad_token_id: int | None
     model_max_length: int
+    cls_token_id: int | None = None
+    sep_token_id: int | None = None
 
     def __call__(self, text: str, add_special_tokens: bool = True) -> dict[str, list[int]]:
         return {"input_ids": list(self.backend.encode(text, add_special_tokens=add_special_tokens).ids)}
@@ -171,6 +163,9 @@ def load_tokenizer(folder: Path) -> LiteTokenizer:
     from tokenizers import Tokenizer
 
     backend = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    # prompts are framed into windows by the caller: never cut or padded here
+    backend.no_truncation()
+    backend.no_padding()
     config = json.loads((folder / "tokenizer_config.json").read_text())
 
     def token_id(key: str) -> int | None:
@@ -183,4 +178,6 @@ def load_tokenizer(folder: Path) -> LiteTokenizer:
         eos_token_id=token_id("eos_token"),
         pad_token_id=token_id("pad_token"),
         model_max_length=int(config.get("model_max_length", 77)),
+        cls_token_id=token_id("cls_token"),
+        sep_token_id=token_id("sep_token"),
     )

@@ -32,6 +32,21 @@ def timestep_embedding(timesteps: torch.Tensor, dim: int, *, flip_sin_to_cos: bo
     return emb
 
 
+class Table(nn.Module):
+    """A lookup table ``weight (rows, dim)``: ids ``(...)`` -> rows ``(..., dim)``.
+
+    Left uninitialised, for loaded weights: ``nn.Embedding``'s random initialisation,
+    run on the meta device, imports torch's compiler (seconds).
+    """
+
+    def __init__(self, rows: int, dim: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(rows, dim))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return F.embedding(ids, self.weight)
+
+
 class TimestepMLP(nn.Module):
     """Two linear layers with a SiLU between: the timestep embedding's projection."""
 

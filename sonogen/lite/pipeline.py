@@ -4,7 +4,8 @@ Importing diffusers costs seconds before any weight is read (it imports
 ``torch._dynamo``, transformers and what they pull in), which is most of a cold
 ``sonogen generate`` with a small model. :class:`LitePipeline` runs the same weights with
 plain torch modules (:mod:`sonogen.lite`) for the case a one-off command needs: one
-prompt, optional negative prompt and weights, one seed, text to audio. It draws the same
+prompt, optional negative prompt and weights, one seed, text to audio; a CLIP or a
+sentence (BERT) text encoder; an SD 1.x or a spectrogram autoencoder. It draws the same
 image as :class:`~sonogen.pipeline.pipeline.SonogenPipeline` within float32 rounding.
 Anything else (audio input, masks, loops, LoRA, other schedulers) uses the full pipeline;
 :func:`lite_unsupported` says whether a checkpoint folder can run here.
@@ -26,13 +27,14 @@ from torch import nn
 from sonogen.errors import SonogenError
 from sonogen.lite.clip import LiteCLIPText, LiteTokenizer, clip_supports, load_tokenizer
 from sonogen.lite.sampler import DPMSolverPP, sampler_supports
+from sonogen.lite.sentence import LiteSentenceEncoder, sentence_supports
 from sonogen.lite.unet import LiteUNet, unet_supports
-from sonogen.lite.vae import LiteDecoder, vae_factor, vae_supports
+from sonogen.lite.vae import lite_decoder, vae_factors, vae_supports
 from sonogen.models import MODEL_INDEX
 from sonogen.pipeline.model_files import (
-    FALLBACK_SAMPLING,
     read_sampling_defaults,
     read_spectrogram_params,
+    recommended,
 )
 from sonogen.pipeline.noise import seeded_noise
 from sonogen.pipeline.prompts import chunks_needed, encode_prompts, token_layout
@@ -42,11 +44,11 @@ from sonogen.spectrogram.params import DEFAULT_MAX_VALUE, SpectrogramParams
 
 #: model_index.json component classes this path runs
 COMPONENTS = {
-    "unet": "UNet2DConditionModel",
-    "vae": "AutoencoderKL",
-    "text_encoder": "CLIPTextModel",
-    "tokenizer": "CLIPTokenizer",
-    "scheduler": "DPMSolverMultistepScheduler",
+    "unet": ("UNet2DConditionModel",),
+    "vae": ("AutoencoderKL", "SpectrogramAutoencoder"),
+    "text_encoder": ("CLIPTextModel", "SentenceTextEncoder"),
+    "tokenizer": ("CLIPTokenizer", "CLIPTokenizerFast", "BertTokenizer", "BertTokenizerFast"),
+    "scheduler": ("DPMSolverMultistepScheduler",),
 }
 _WEIGHTS = ("diffusion_pytorch_model", "model")
 
@@ -64,14 +66,15 @@ def lite_unsupported(folder: Path) -> str | None:
     index = _read_json(folder / MODEL_INDEX)
     if not isinstance(index, dict):
         return "no readable model_index.json"
-    for name, cls in COMPONENTS.items():
+    for name, classes in COMPONENTS.items():
         entry = index.get(name)
-        if not isinstance(entry, list) or len(entry) != 2 or entry[1] not in (cls, cls + "Fast"):
+        if not isinstance(entry, list) or len(entry) != 2 or entry[1] not in classes:
             return f"{name} is {entry!r}"
+    sentence = index["text_encoder"][1] == "SentenceTextEncoder"
     checks = (
         (folder / "unet" / "config.json", unet_supports),
         (folder / "vae" / "config.json", vae_supports),
-        (folder / "text_encoder" / "config.json", clip_supports),
+        (folder / "text_encoder" / "config.json", sentence_supports if sentence else clip_supports),
         (folder / "scheduler" / "scheduler_config.json", sampler_supports),
     )
     for path, check in checks:
@@ -103,8 +106,8 @@ def read_weights(folder: Path) -> dict[str, torch.Tensor]:
     raise SonogenError(f"no safetensors weights in {folder}")
 
 
-def build(module_type: type[nn.Module], config: dict[str, Any], state: dict[str, torch.Tensor],
-          dtype: torch.dtype) -> Any:
+def build(module_type: Callable[[dict[str, Any]], nn.Module], config: dict[str, Any],
+          state: dict[str, torch.Tensor], dtype: torch.dtype) -> Any:
     """``module_type(config)`` with ``state`` as its weights (every key must match), in ``dtype``.
 
     The module is built without memory (on the meta device) and takes the loaded
@@ -116,7 +119,7 @@ def build(module_type: type[nn.Module], config: dict[str, Any], state: dict[str,
         module.load_state_dict(state, strict=True, assign=True)
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
-        raise SonogenError(f"weights do not match the {module_type.__name__} layout: {first}") from None
+        raise SonogenError(f"weights do not match the {type(module).__name__} layout: {first}") from None
     return module.to(dtype).eval().requires_grad_(False)
 
 
@@ -125,13 +128,13 @@ class LitePipeline:
     """The networks and settings of a checkpoint folder, ready for :meth:`text_to_audio`."""
 
     unet: LiteUNet
-    decoder: LiteDecoder
-    text_encoder: LiteCLIPText
+    decoder: Any  # LiteDecoder or LiteSpectrogramDecoder
+    text_encoder: Any  # LiteCLIPText or LiteSentenceEncoder
     tokenizer: LiteTokenizer
     scheduler_config: dict[str, Any]
     spectrogram_params: SpectrogramParams
     sampling_defaults: dict[str, float]
-    factor: int
+    factors: tuple[int, int]  # pixels per latent cell (mel rows, time columns)
 
     @classmethod
     def load(cls, folder: Path, dtype: torch.dtype = torch.float32) -> LitePipeline:
@@ -142,34 +145,39 @@ class LitePipeline:
         vae_config = json.loads((folder / "vae" / "config.json").read_text())
         vae_state = {k: v for k, v in read_weights(folder / "vae").items()
                      if k.startswith(("decoder.", "post_quant_conv."))}
-        text_state = {k.removeprefix("text_model."): v for k, v in read_weights(folder / "text_encoder").items()
-                      if not k.endswith("position_ids")}
-        text_state = {k: v for k, v in text_state.items() if not k.startswith("text_projection")}
+        text_config = json.loads((folder / "text_encoder" / "config.json").read_text())
+        if text_config.get("_class_name") == "SentenceTextEncoder":
+            text_encoder: Any = LiteSentenceEncoder.load(folder / "text_encoder", dtype)
+        else:
+            text_state = {k.removeprefix("text_model."): v for k, v in read_weights(folder / "text_encoder").items()
+                          if not k.endswith("position_ids") and not k.startswith("text_projection")}
+            text_encoder = build(LiteCLIPText, text_config, text_state, dtype)
         return cls(
             unet=build(LiteUNet, json.loads((folder / "unet" / "config.json").read_text()),
                        read_weights(folder / "unet"), dtype),
-            decoder=build(LiteDecoder, vae_config, vae_state, dtype),
-            text_encoder=build(LiteCLIPText, json.loads((folder / "text_encoder" / "config.json").read_text()),
-                               text_state, dtype),
+            decoder=build(lite_decoder, vae_config, vae_state, dtype),
+            text_encoder=text_encoder,
             tokenizer=load_tokenizer(folder / "tokenizer"),
             scheduler_config=json.loads((folder / "scheduler" / "scheduler_config.json").read_text()),
             spectrogram_params=read_spectrogram_params(folder),
             sampling_defaults=read_sampling_defaults(folder),
-            factor=vae_factor(vae_config),
+            factors=vae_factors(vae_config),
         )
 
     @property
     def vae_scale_factor(self) -> int:
         """Pixels per latent column, the step that clip widths are rounded to."""
-        return self.factor
+        return self.factors[1]
 
     @property
     def default_steps(self) -> int:
-        return int(self.sampling_defaults.get("num_inference_steps", FALLBACK_SAMPLING["num_inference_steps"]))
+        """Denoising steps when a caller names none (see :func:`recommended`)."""
+        return recommended(self.sampling_defaults)[0]
 
     @property
     def default_guidance(self) -> float:
-        return float(self.sampling_defaults.get("guidance_scale", FALLBACK_SAMPLING["guidance_scale"]))
+        """Guidance scale when a caller names none (see :func:`recommended`)."""
+        return recommended(self.sampling_defaults)[1]
 
     @torch.no_grad()
     def text_to_image(self, prompt: str, *, negative_prompt: str | None = None, seed: int = 0,
@@ -184,9 +192,9 @@ class LitePipeline:
         if steps < 1:
             raise SonogenError(f"num_inference_steps must be >= 1, got {steps}")
         height = self.spectrogram_params.num_frequencies
-        f = self.factor
-        if width < f or width % f:
-            raise SonogenError(f"width must be a positive multiple of {f} pixels, got {width}")
+        fh, fw = self.factors
+        if width < fw or width % fw:
+            raise SonogenError(f"width must be a positive multiple of {fw} pixels, got {width}")
         negative = negative_prompt or ""
         layout = token_layout(self.tokenizer, self.text_encoder)
         count = max(chunks_needed(text, self.tokenizer, layout) for text in (prompt, negative))
@@ -195,7 +203,7 @@ class LitePipeline:
         use_cfg = guidance > 1.0
         states = torch.cat([encode_prompts([negative], self.tokenizer, self.text_encoder, count, dtype=dtype),
                             cond]) if use_cfg else cond
-        noise = seeded_noise((int(self.unet.conv_in.in_channels), height // f, width // f), [seed])
+        noise = seeded_noise((int(self.unet.conv_in.in_channels), height // fh, width // fw), [seed])
         sampler = DPMSolverPP.from_config(self.scheduler_config, steps)
 
         def predict(latents: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from sonogen.lite.layers import ResnetBlock, Upsample
+from sonogen.models.autoencoder_layers import Decoder as SpectrogramDecoder
+from sonogen.models.autoencoder_layers import decoder_plan
 
 _REQUIRED: dict[str, Any] = {
     "act_fn": "silu",
@@ -26,7 +28,13 @@ _REQUIRED: dict[str, Any] = {
 
 
 def vae_supports(config: Mapping[str, Any]) -> str | None:
-    """None when :class:`LiteDecoder` can run ``config``, else the reason it cannot."""
+    """None when :func:`lite_decoder` can run ``config``, else the reason it cannot."""
+    if config.get("_class_name") == "SpectrogramAutoencoder":
+        try:
+            decoder_plan(config)
+        except (KeyError, TypeError, ValueError) as exc:
+            return f"vae: {exc}"
+        return None
     for key, value in _REQUIRED.items():
         if config.get(key, value) != value:
             return f"vae {key}={config.get(key)!r}"
@@ -35,9 +43,16 @@ def vae_supports(config: Mapping[str, Any]) -> str | None:
     return None
 
 
-def vae_factor(config: Mapping[str, Any]) -> int:
-    """Pixels per latent cell on each axis: 2 to the number of upsampling stages."""
-    return int(2 ** (len(config["block_out_channels"]) - 1))
+def vae_factors(config: Mapping[str, Any]) -> tuple[int, int]:
+    """Pixels per latent cell ``(mel rows, time columns)``: the product of a spectrogram
+    autoencoder's strides, else 2 to the number of upsampling stages on each axis."""
+    if config.get("_class_name") == "SpectrogramAutoencoder":
+        fh = fw = 1
+        for mel, time in decoder_plan(config)["strides"]:
+            fh, fw = fh * mel, fw * time
+        return fh, fw
+    f = int(2 ** (len(config["block_out_channels"]) - 1))
+    return f, f
 
 
 class MidAttention(nn.Module):
@@ -141,3 +156,35 @@ class LiteDecoder(nn.Module):
         """Sampler latents (scaled by ``scaling_factor``) -> images ``(B, 3, H, W)`` in [0, 1], float32."""
         pixels = self(latents.to(self.dtype) / self.scaling_factor)
         return ((pixels.float() + 1.0) / 2.0).clamp(0.0, 1.0)
+
+
+class LiteSpectrogramDecoder(nn.Module):
+    """The decoder of a :class:`~sonogen.models.autoencoder.SpectrogramAutoencoder`, alone.
+
+    Args:
+        config: the autoencoder's ``config.json``.
+    """
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.decoder = SpectrogramDecoder(**decoder_plan(config))
+        self.scaling_factor = float(config.get("scaling_factor", 1.0))
+        self.shift_factor = float(config.get("shift_factor") or 0.0)
+        self.image_channels = int(config.get("image_channels", 3))
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.decoder.conv_in.weight.dtype
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Sampler latents ``(B, C, h, w)`` -> images ``(B, image_channels, H, W)`` in [0, 1], float32."""
+        pixels = self.decoder(latents.to(self.dtype) / self.scaling_factor + self.shift_factor)
+        pixels = pixels.expand(-1, self.image_channels, -1, -1)
+        return ((pixels.float() + 1.0) / 2.0).clamp(0.0, 1.0)
+
+
+def lite_decoder(config: Mapping[str, Any]) -> nn.Module:
+    """The decoder module for an autoencoder ``config`` (built where it is called: the meta device)."""
+    if config.get("_class_name") == "SpectrogramAutoencoder":
+        return LiteSpectrogramDecoder(config)
+    return LiteDecoder(config)

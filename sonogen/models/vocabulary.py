@@ -232,6 +232,41 @@ def unknown_words(prompt: str, vocabulary: Vocabulary, embed: Callable[[list[str
     return [w for w, s in zip(unseen, similarity.tolist(), strict=True) if s < threshold]
 
 
+class KnowsVocabulary:
+    """What a sentence encoder keeps of its model's training captions.
+
+    A subclass provides ``embed(texts) -> (N, H)`` unit embeddings; this holds the
+    :class:`Vocabulary` and the embeddings of its names, made once (or read from the
+    model folder, when saved for the same encoder weights and words).
+    """
+
+    vocabulary: Vocabulary | None = None
+    _known: dict[str, torch.Tensor] | None = None
+
+    def embed(self, texts: list[str]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def set_vocabulary(self, vocabulary: Vocabulary | None) -> None:
+        """Record what the training captions said (None: nothing); its embeddings are made when needed."""
+        self.vocabulary = vocabulary
+        self._known = None
+
+    def read_vocabulary_from(self, folder: Path, encoder_sha256: str) -> None:
+        """Take the vocabulary saved in ``folder`` and, where they fit, its saved embeddings."""
+        self.set_vocabulary(read_vocabulary(folder / VOCABULARY_FILE))
+        if self.vocabulary is not None:  # embeddings saved for other weights or words are made anew
+            self._known = read_embeddings(folder / EMBEDDINGS_FILE, embeddings_key(encoder_sha256, self.vocabulary))
+
+    def known_embeddings(self) -> dict[str, torch.Tensor]:
+        """Unit embeddings of the vocabulary's ``words``, ``styles`` and ``instruments``
+        (``(N, H)`` float32 each), computed once."""
+        if self.vocabulary is None:
+            return {}
+        if self._known is None:
+            self._known = embed_vocabulary(self.vocabulary, self.embed)
+        return self._known
+
+
 def unknown_words_message(text_encoder: Any, prompt: str) -> str | None:
     """The line telling a user which words of ``prompt`` the model has not learnt, or None.
 

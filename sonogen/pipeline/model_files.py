@@ -37,6 +37,13 @@ SAMPLING_CONFIG = "sampling.json"
 FALLBACK_SAMPLING: dict[str, float] = {"num_inference_steps": 50, "guidance_scale": 7.0}
 
 
+def recommended(sampling: dict[str, float]) -> tuple[int, float]:
+    """``(steps, guidance)`` a checkpoint with ``sampling`` (its ``sampling.json``) samples
+    with when a caller names none; :data:`FALLBACK_SAMPLING` fills what it lacks."""
+    merged = {**FALLBACK_SAMPLING, **sampling}
+    return int(merged["num_inference_steps"]), float(merged["guidance_scale"])
+
+
 def looks_like_path(name: str) -> bool:
     """True for names that can only be file paths (a Hub id is ``owner/name`` or ``name``)."""
     return (

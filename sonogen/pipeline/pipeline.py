@@ -27,7 +27,7 @@ from PIL import Image
 
 from sonogen.errors import SonogenError
 from sonogen.models.autoencoder import latent_factors
-from sonogen.pipeline.model_files import FALLBACK_SAMPLING, SAMPLING_CONFIG, SPECTROGRAM_CONFIG
+from sonogen.pipeline.model_files import SAMPLING_CONFIG, SPECTROGRAM_CONFIG, recommended
 from sonogen.pipeline.noise import lerp, seeded_noise, slerp
 from sonogen.pipeline.prompts import chunks_needed, encode_prompts, token_layout
 from sonogen.pipeline.seamless import circular_time_axis
@@ -183,12 +183,12 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
     @property
     def default_steps(self) -> int:
         """Denoising steps when a caller names none: the checkpoint's ``sampling.json``, else 50."""
-        return int(self.sampling_defaults.get("num_inference_steps", FALLBACK_SAMPLING["num_inference_steps"]))
+        return recommended(self.sampling_defaults)[0]
 
     @property
     def default_guidance(self) -> float:
         """Guidance scale when a caller names none: the checkpoint's ``sampling.json``, else 7.0."""
-        return float(self.sampling_defaults.get("guidance_scale", FALLBACK_SAMPLING["guidance_scale"]))
+        return recommended(self.sampling_defaults)[1]
 
     def save_pretrained(self, save_directory: str | Path, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         """diffusers' save plus ``spectrogram.json`` with the spectrogram format."""

@@ -180,3 +180,56 @@ def test_generate_with_the_packaged_model_imports_no_diffusers(tmp_path: Path) -
     drawn = np.asarray(Image.open(tmp_path / "lite.png"), dtype=int)
     assert drawn.shape == (512, 128, 3)
     assert np.abs(drawn - np.asarray(expected.images[0], dtype=int)).max() <= 1
+
+
+@pytest.fixture(scope="module")
+def sentence_folder(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A tiny model of the v2 kind: the tiny sentence encoder (installed on ``sys.path``
+    as a wheel would be), a spectrogram autoencoder and a vocabulary of its captions."""
+    from diffusers import DPMSolverMultistepScheduler
+
+    from sonogen.models.autoencoder import SpectrogramAutoencoder
+    from sonogen.models.tiny_text import install_tiny_encoder, tiny_sentence_components
+    from sonogen.models.vocabulary import build_vocabulary
+    from sonogen.pipeline.pipeline import SonogenPipeline
+
+    root = tmp_path_factory.mktemp("site")
+    source = install_tiny_encoder(root)
+    sys.path.insert(0, str(root))
+    parts = tiny_sentence_components(source)
+    torch.manual_seed(4)
+    parts["vae"] = SpectrogramAutoencoder(block_out_channels=(8, 16, 16), strides=((2, 2), (1, 2)),
+                                          decoder_layers_per_block=(0, 1, 1), latent_channels=4,
+                                          norm_num_groups=4, scaling_factor=0.7).eval()
+    parts["scheduler"] = DPMSolverMultistepScheduler(**V_PRED)
+    pipe = SonogenPipeline(**parts)
+    pipe.spectrogram_params = PARAMS
+    pipe.text_encoder.set_vocabulary(build_vocabulary(["jazz drums with piano"], [{"style": "jazz swing"}]))
+    out = tmp_path_factory.mktemp("lite-sentence") / "model"
+    pipe.save_pretrained(str(out))
+    yield out
+    sys.path.remove(str(root))
+
+
+def test_a_sentence_encoder_model_draws_the_same_image(sentence_folder: Path) -> None:
+    from sonogen.models.vocabulary import unknown_words_message
+    from sonogen.pipeline import load_pipeline
+
+    assert lite_unsupported(sentence_folder) is None
+    lite = LitePipeline.load(sentence_folder)
+    full = load_pipeline(str(sentence_folder), device="cpu")
+    assert lite.factors == full.latent_factors == (2, 4)
+    ids = torch.tensor([[2, 30, 40, 3, 0, 0], [2, 50, 3, 0, 0, 0]])
+    for ours, theirs in zip(lite.text_encoder(ids), full.text_encoder(ids), strict=True):
+        torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
+    for prompt in ("(jazz:1.4) drums with a fiddle", "slap bass " * 20):
+        options = {"negative_prompt": "calm", "seed": 2, "width": 64, "num_inference_steps": 4}
+        ours = np.asarray(lite.text_to_image(prompt, **options), dtype=int)
+        theirs = np.asarray(full(prompt, **options, output_type="pil", progress=False).images[0], dtype=int)
+        assert ours.shape == theirs.shape == (64, 64, 3) and np.abs(ours - theirs).max() <= 1
+    # what the model knows of its captions comes along, so generate can name unknown words
+    assert lite.text_encoder.vocabulary == full.text_encoder.vocabulary
+    texts = ["jazz", "a fiddle with slap bass", "zzyzx"]
+    torch.testing.assert_close(lite.text_encoder.embed(texts), full.text_encoder.embed(texts), atol=1e-5, rtol=1e-5)
+    for prompt in texts:
+        assert unknown_words_message(lite.text_encoder, prompt) == unknown_words_message(full.text_encoder, prompt)
