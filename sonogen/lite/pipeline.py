@@ -32,9 +32,9 @@ from sonogen.lite.unet import LiteUNet, unet_supports
 from sonogen.lite.vae import lite_decoder, vae_factors, vae_supports
 from sonogen.models import MODEL_INDEX
 from sonogen.pipeline.model_files import (
+    RecommendedSampling,
     read_sampling_defaults,
     read_spectrogram_params,
-    recommended,
 )
 from sonogen.pipeline.noise import seeded_noise
 from sonogen.pipeline.prompts import chunks_needed, encode_prompts, token_layout
@@ -124,7 +124,7 @@ def build(module_type: Callable[[dict[str, Any]], nn.Module], config: dict[str, 
 
 
 @dataclass
-class LitePipeline:
+class LitePipeline(RecommendedSampling):
     """The networks and settings of a checkpoint folder, ready for :meth:`text_to_audio`."""
 
     unet: LiteUNet
@@ -168,16 +168,6 @@ class LitePipeline:
     def vae_scale_factor(self) -> int:
         """Pixels per latent column, the step that clip widths are rounded to."""
         return self.factors[1]
-
-    @property
-    def default_steps(self) -> int:
-        """Denoising steps when a caller names none (see :func:`recommended`)."""
-        return recommended(self.sampling_defaults)[0]
-
-    @property
-    def default_guidance(self) -> float:
-        """Guidance scale when a caller names none (see :func:`recommended`)."""
-        return recommended(self.sampling_defaults)[1]
 
     @torch.no_grad()
     def text_to_image(self, prompt: str, *, negative_prompt: str | None = None, seed: int = 0,

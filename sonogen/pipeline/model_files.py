@@ -37,11 +37,21 @@ SAMPLING_CONFIG = "sampling.json"
 FALLBACK_SAMPLING: dict[str, float] = {"num_inference_steps": 50, "guidance_scale": 7.0}
 
 
-def recommended(sampling: dict[str, float]) -> tuple[int, float]:
-    """``(steps, guidance)`` a checkpoint with ``sampling`` (its ``sampling.json``) samples
-    with when a caller names none; :data:`FALLBACK_SAMPLING` fills what it lacks."""
-    merged = {**FALLBACK_SAMPLING, **sampling}
-    return int(merged["num_inference_steps"]), float(merged["guidance_scale"])
+class RecommendedSampling:
+    """The sampling settings a loaded checkpoint uses when a caller names none."""
+
+    #: the checkpoint's ``sampling.json`` (set by the loader)
+    sampling_defaults: dict[str, float]
+
+    @property
+    def default_steps(self) -> int:
+        """Denoising steps: the checkpoint's ``sampling.json``, else :data:`FALLBACK_SAMPLING`'s 50."""
+        return int({**FALLBACK_SAMPLING, **self.sampling_defaults}["num_inference_steps"])
+
+    @property
+    def default_guidance(self) -> float:
+        """Guidance scale: the checkpoint's ``sampling.json``, else :data:`FALLBACK_SAMPLING`'s 7.0."""
+        return float({**FALLBACK_SAMPLING, **self.sampling_defaults}["guidance_scale"])
 
 
 def looks_like_path(name: str) -> bool:

@@ -27,7 +27,7 @@ from PIL import Image
 
 from sonogen.errors import SonogenError
 from sonogen.models.autoencoder import latent_factors
-from sonogen.pipeline.model_files import SAMPLING_CONFIG, SPECTROGRAM_CONFIG, recommended
+from sonogen.pipeline.model_files import SAMPLING_CONFIG, SPECTROGRAM_CONFIG, RecommendedSampling
 from sonogen.pipeline.noise import lerp, seeded_noise, slerp
 from sonogen.pipeline.prompts import chunks_needed, encode_prompts, token_layout
 from sonogen.pipeline.seamless import circular_time_axis
@@ -70,7 +70,7 @@ class Prepared:
     seed: int
 
 
-class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
+class SonogenPipeline(RecommendedSampling, DiffusionPipeline, StableDiffusionLoraLoaderMixin):
     """Stable Diffusion 1.x components that draw spectrogram images and decode them to audio.
 
     Args:
@@ -179,16 +179,6 @@ class SonogenPipeline(DiffusionPipeline, StableDiffusionLoraLoaderMixin):
     @property
     def latent_channels(self) -> int:
         return int(self.unet.config.in_channels)
-
-    @property
-    def default_steps(self) -> int:
-        """Denoising steps when a caller names none: the checkpoint's ``sampling.json``, else 50."""
-        return recommended(self.sampling_defaults)[0]
-
-    @property
-    def default_guidance(self) -> float:
-        """Guidance scale when a caller names none: the checkpoint's ``sampling.json``, else 7.0."""
-        return recommended(self.sampling_defaults)[1]
 
     def save_pretrained(self, save_directory: str | Path, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         """diffusers' save plus ``spectrogram.json`` with the spectrogram format."""
