@@ -15,7 +15,7 @@ from torch.nn import functional as F
 
 from sonogen.lite.layers import ResnetBlock, Upsample
 from sonogen.models.autoencoder_layers import Decoder as SpectrogramDecoder
-from sonogen.models.autoencoder_layers import decoder_plan
+from sonogen.models.autoencoder_layers import decode_columns, decoder_plan
 
 _REQUIRED: dict[str, Any] = {
     "act_fn": "silu",
@@ -171,6 +171,7 @@ class LiteSpectrogramDecoder(nn.Module):
         self.scaling_factor = float(config.get("scaling_factor", 1.0))
         self.shift_factor = float(config.get("shift_factor") or 0.0)
         self.image_channels = int(config.get("image_channels", 3))
+        self.decode_tile = config.get("decode_tile")
 
     @property
     def dtype(self) -> torch.dtype:
@@ -178,7 +179,8 @@ class LiteSpectrogramDecoder(nn.Module):
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """Sampler latents ``(B, C, h, w)`` -> images ``(B, image_channels, H, W)`` in [0, 1], float32."""
-        pixels = self.decoder(latents.to(self.dtype) / self.scaling_factor + self.shift_factor)
+        pixels = decode_columns(self.decoder, latents.to(self.dtype) / self.scaling_factor + self.shift_factor,
+                                self.decode_tile)
         pixels = pixels.expand(-1, self.image_channels, -1, -1)
         return ((pixels.float() + 1.0) / 2.0).clamp(0.0, 1.0)
 

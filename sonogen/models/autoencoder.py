@@ -28,7 +28,7 @@ from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
-from sonogen.models.autoencoder_layers import Decoder, Encoder, decoder_plan
+from sonogen.models.autoencoder_layers import Decoder, Encoder, decode_columns, decoder_plan
 
 
 @dataclass
@@ -64,6 +64,9 @@ class SpectrogramAutoencoder(ModelMixin, ConfigMixin):  # type: ignore[misc]
         latent_channels: channels of the latent grid.
         norm_num_groups: GroupNorm groups (every width must be a multiple).
         scaling_factor, shift_factor: latents for the UNet are ``(z - shift) * scaling``.
+        decode_tile: decode wider latents this many columns at a time, overlapping by a
+            quarter (:func:`~sonogen.models.autoencoder_layers.tiled_columns`): the width
+            the decoder learnt (None: decode whole).
     """
 
     _supports_gradient_checkpointing = False
@@ -82,6 +85,7 @@ class SpectrogramAutoencoder(ModelMixin, ConfigMixin):  # type: ignore[misc]
         norm_num_groups: int = 16,
         scaling_factor: float = 1.0,
         shift_factor: float | None = None,
+        decode_tile: int | None = None,
     ) -> None:
         super().__init__()
         plan = decoder_plan({
@@ -114,7 +118,7 @@ class SpectrogramAutoencoder(ModelMixin, ConfigMixin):  # type: ignore[misc]
 
     def decode(self, latents: torch.Tensor, return_dict: bool = True) -> DecoderOutput:
         """Latents ``(B, C, h, w)`` (unscaled) -> pixels ``(B, image_channels, h * fh, w * fw)``."""
-        out = self.decoder(latents)
+        out = decode_columns(self.decoder, latents, self.config.get("decode_tile"))
         channels = int(self.config["image_channels"])
         if out.shape[1] != channels:
             out = out.expand(-1, channels, -1, -1)

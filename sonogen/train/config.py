@@ -14,7 +14,9 @@ A model trained from scratch is one JSON file (the packaged ones are in
         "strides": null,                     # spectrogram: [mel, time] downsampling per level step
         "layers_per_block": 1,
         "latent_channels": 4,
-        "norm_num_groups": 16
+        "norm_num_groups": 16,
+        "decode_tile": null                  # spectrogram: decode this many latent columns at a
+                                             # time (the width its decoder learnt; null: whole)
       },
       "unet": {                              # diffusers UNet2DConditionModel
         "block_out_channels": [64, 128, 256],       # CrossAttn down blocks except the first (plain)
@@ -118,7 +120,8 @@ CONFIGS = CONFIG_DIR
 
 DEFAULT_MODEL: dict[str, dict[str, Any]] = {
     "vae": {"type": "autoencoder_kl", "block_out_channels": [32, 64, 128, 128], "decoder_block_out_channels": None,
-            "decoder_layers_per_block": None, "strides": None, "layers_per_block": 1, "latent_channels": 4, "norm_num_groups": 16},
+            "decoder_layers_per_block": None, "strides": None, "layers_per_block": 1, "latent_channels": 4, "norm_num_groups": 16,
+            "decode_tile": None},
     "unet": {"block_out_channels": [64, 128, 256], "layers_per_block": 1, "attention_head_dim": 8,
              "norm_num_groups": 16},
     "text_encoder": {"type": "clip", "hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4,

@@ -67,6 +67,7 @@ def build_vae(cfg: dict[str, Any]) -> Any:
             latent_channels=int(cfg["latent_channels"]),
             norm_num_groups=int(cfg["norm_num_groups"]),
             scaling_factor=1.0,  # measured after the autoencoder stage
+            decode_tile=cfg.get("decode_tile"),
         )
     from diffusers import AutoencoderKL
 

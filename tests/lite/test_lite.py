@@ -200,7 +200,7 @@ def sentence_folder(tmp_path_factory: pytest.TempPathFactory) -> Any:
     torch.manual_seed(4)
     parts["vae"] = SpectrogramAutoencoder(block_out_channels=(8, 16, 16), strides=((2, 2), (1, 2)),
                                           decoder_layers_per_block=(0, 1, 1), latent_channels=4,
-                                          norm_num_groups=4, scaling_factor=0.7).eval()
+                                          norm_num_groups=4, scaling_factor=0.7, decode_tile=6).eval()
     parts["scheduler"] = DPMSolverMultistepScheduler(**V_PRED)
     pipe = SonogenPipeline(**parts)
     pipe.spectrogram_params = PARAMS
