@@ -26,7 +26,7 @@ from torch import nn
 
 from sonogen.errors import SonogenError
 from sonogen.lite.clip import LiteCLIPText, LiteTokenizer, clip_supports, load_tokenizer
-from sonogen.lite.sampler import DPMSolverPP, sampler_supports
+from sonogen.lite.sampler import LCMSampler, make_sampler, sampler_supports
 from sonogen.lite.sentence import LiteSentenceEncoder, sentence_supports
 from sonogen.lite.unet import LiteUNet, unet_supports
 from sonogen.lite.vae import lite_decoder, vae_factors, vae_supports
@@ -48,7 +48,7 @@ COMPONENTS = {
     "vae": ("AutoencoderKL", "SpectrogramAutoencoder"),
     "text_encoder": ("CLIPTextModel", "SentenceTextEncoder"),
     "tokenizer": ("CLIPTokenizer", "CLIPTokenizerFast", "BertTokenizer", "BertTokenizerFast"),
-    "scheduler": ("DPMSolverMultistepScheduler",),
+    "scheduler": ("DPMSolverMultistepScheduler", "LCMScheduler"),
 }
 _WEIGHTS = ("diffusion_pytorch_model", "model")
 
@@ -194,7 +194,7 @@ class LitePipeline(RecommendedSampling):
         states = torch.cat([encode_prompts([negative], self.tokenizer, self.text_encoder, count, dtype=dtype),
                             cond]) if use_cfg else cond
         noise = seeded_noise((int(self.unet.conv_in.in_channels), height // fh, width // fw), [seed])
-        sampler = DPMSolverPP.from_config(self.scheduler_config, steps)
+        sampler = make_sampler(self.scheduler_config, steps)
 
         def predict(latents: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             model_in = torch.cat([latents, latents]) if use_cfg else latents
@@ -204,7 +204,10 @@ class LitePipeline(RecommendedSampling):
             uncond, text = pred.chunk(2)
             return uncond + guidance * (text - uncond)
 
-        latents = sampler.sample(noise, predict, progress)
+        if isinstance(sampler, LCMSampler):  # as the full pipeline seeds a sampler's own noise
+            latents = sampler.sample(noise, predict, progress, torch.Generator("cpu").manual_seed(seed + 1))
+        else:
+            latents = sampler.sample(noise, predict, progress)
         pixels = self.decoder.decode(latents)[0]
         return pixels_to_image(pixels, self.spectrogram_params, DEFAULT_MAX_VALUE)
 

@@ -1,9 +1,11 @@
-"""Multistep DPM-Solver++ (first and second order) read from a diffusers scheduler config.
+"""Samplers read from a diffusers scheduler config: DPM-Solver++ and the LCM sampler.
 
-It follows the published solver (Lu et al., "DPM-Solver++", 2022) in the parametrisation
-diffusers' ``DPMSolverMultistepScheduler`` uses, so that for the configs
-:func:`sampler_supports` accepts it visits the same timesteps and sigmas and makes the
-same latents within float32 rounding.
+:class:`DPMSolverPP` follows the published multistep solver (Lu et al., "DPM-Solver++",
+2022) and :class:`LCMSampler` the latent consistency model's multistep sampling (Luo et
+al., 2023), each in the parametrisation of the diffusers scheduler of the same config
+(``DPMSolverMultistepScheduler``, ``LCMScheduler``), so that for the configs
+:func:`sampler_supports` accepts they visit the same timesteps and make the same latents
+within float32 rounding.
 """
 
 from __future__ import annotations
@@ -31,8 +33,20 @@ _REQUIRED: dict[str, Any] = {
 }
 
 
+_LCM_REQUIRED: dict[str, Any] = {"thresholding": False, "clip_sample": False, "trained_betas": None}
+
+
 def sampler_supports(config: Mapping[str, Any]) -> str | None:
-    """None when :class:`DPMSolverPP` can follow ``config``, else the reason it cannot."""
+    """None when :func:`make_sampler` can follow ``config``, else the reason it cannot."""
+    if config.get("_class_name") == "LCMScheduler":
+        for key, value in _LCM_REQUIRED.items():
+            if config.get(key, value) != value:
+                return f"scheduler {key}={config.get(key)!r}"
+        if config.get("beta_schedule", "scaled_linear") not in ("scaled_linear", "linear"):
+            return f"scheduler beta_schedule={config.get('beta_schedule')!r}"
+        if config.get("prediction_type", "epsilon") not in ("epsilon", "v_prediction", "sample"):
+            return f"scheduler prediction_type={config.get('prediction_type')!r}"
+        return None
     if config.get("_class_name") != "DPMSolverMultistepScheduler":
         return f"scheduler {config.get('_class_name')!r}"
     for key, value in _REQUIRED.items():
@@ -54,12 +68,12 @@ def sampler_supports(config: Mapping[str, Any]) -> str | None:
     return None
 
 
-def train_alphas_cumprod(config: Mapping[str, Any]) -> torch.Tensor:
+def train_alphas_cumprod(config: Mapping[str, Any], finite_last: bool = True) -> torch.Tensor:
     """Cumulative products of ``1 - beta`` over the training timesteps, float32 ``(T,)``.
 
     With ``rescale_betas_zero_snr`` the schedule is shifted and scaled so that the last
-    step has zero signal (Lin et al., 2023), and that last value is then set to 2**-24 so
-    its sigma stays finite.
+    step has zero signal (Lin et al., 2023); with ``finite_last`` that last value is then
+    set to 2**-24 so its sigma stays finite (DPM-Solver++ needs it; LCM does not).
     """
     steps = int(config.get("num_train_timesteps", 1000))
     start, end = float(config.get("beta_start", 0.0001)), float(config.get("beta_end", 0.02))
@@ -75,7 +89,7 @@ def train_alphas_cumprod(config: Mapping[str, Any]) -> torch.Tensor:
         alphas = torch.cat([bar[0:1], bar[1:] / bar[:-1]])
         betas = 1 - alphas
     cumprod = torch.cumprod(1.0 - betas, dim=0)
-    if config.get("rescale_betas_zero_snr", False):
+    if finite_last and config.get("rescale_betas_zero_snr", False):
         cumprod[-1] = 2**-24
     return cumprod
 
@@ -114,6 +128,7 @@ class DPMSolverPP:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], count: int) -> DPMSolverPP:
+        """The solver for a ``DPMSolverMultistepScheduler`` config and ``count`` steps."""
         reason = sampler_supports(config)
         if reason:
             raise ValueError(f"unsupported sampler: {reason}")
@@ -185,3 +200,88 @@ class DPMSolverPP:
             if progress is not None:
                 progress()
         return x
+
+
+def lcm_timesteps(config: Mapping[str, Any], count: int) -> np.ndarray:
+    """The ``count`` timesteps an LCM run visits: evenly spaced indices into the distillation
+    grid ``k * T / N - 1`` (``N`` = ``original_inference_steps``), descending, int64."""
+    total = int(config.get("num_train_timesteps", 1000))
+    original = int(config.get("original_inference_steps", 50))
+    if not 1 <= count <= original:
+        raise ValueError(f"an LCM model samples in 1 to {original} steps, got {count}")
+    grid = (np.arange(1, original + 1) * (total // original) - 1)[::-1].copy()
+    return np.asarray(grid[np.floor(np.linspace(0, len(grid), num=count, endpoint=False)).astype(np.int64)])
+
+
+@dataclass
+class LCMSampler:
+    """Multistep consistency sampling: each step maps the latents to the model's clean
+    estimate, then (except at the last) noises it again to the next timestep.
+
+    Attributes:
+        timesteps: ``(count,)`` int64, descending.
+        alphas_cumprod: ``(T,)`` float32 training schedule.
+        final_alpha: the signal level after the last step (1 with ``set_alpha_to_one``).
+        prediction_type: what the network predicts.
+        timestep_scaling: the consistency boundary scalings' time factor.
+    """
+
+    timesteps: torch.Tensor
+    alphas_cumprod: torch.Tensor
+    final_alpha: torch.Tensor
+    prediction_type: str
+    timestep_scaling: float
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], count: int) -> LCMSampler:
+        """The sampler for an ``LCMScheduler`` config and ``count`` steps."""
+        reason = sampler_supports(config)
+        if reason:
+            raise ValueError(f"unsupported sampler: {reason}")
+        cumprod = train_alphas_cumprod(config, finite_last=False)
+        return cls(
+            timesteps=torch.from_numpy(lcm_timesteps(config, count)),
+            alphas_cumprod=cumprod,
+            final_alpha=torch.tensor(1.0) if config.get("set_alpha_to_one", True) else cumprod[0],
+            prediction_type=str(config.get("prediction_type", "epsilon")),
+            timestep_scaling=float(config.get("timestep_scaling", 10.0)),
+        )
+
+    def sample(self, noise: torch.Tensor, predict: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+               progress: Callable[[], Any] | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Run from ``noise`` ``(B, C, h, w)`` to clean latents; the fresh noise between steps
+        comes from ``generator``, one ``(1, C, h, w)`` draw per item and step."""
+        x = noise.float()
+        count = len(self.timesteps)
+        for i, t in enumerate(self.timesteps):
+            pred = predict(x, t)
+            alpha = self.alphas_cumprod[t]
+            beta = 1 - alpha
+            if self.prediction_type == "v_prediction":
+                x0 = alpha.sqrt() * x - beta.sqrt() * pred
+            elif self.prediction_type == "epsilon":
+                x0 = (x - beta.sqrt() * pred) / alpha.sqrt()
+            else:
+                x0 = pred
+            scaled = t * self.timestep_scaling
+            c_skip = 0.25 / (scaled**2 + 0.25)
+            c_out = scaled / (scaled**2 + 0.25) ** 0.5
+            denoised = c_out * x0 + c_skip * x
+            if i == count - 1:
+                x = denoised
+            else:
+                nxt = self.timesteps[i + 1]
+                alpha_next = self.alphas_cumprod[nxt] if nxt >= 0 else self.final_alpha
+                fresh = torch.cat([torch.randn((1, *x.shape[1:]), generator=generator, dtype=x.dtype)
+                                   for _ in range(x.shape[0])])
+                x = alpha_next.sqrt() * denoised + (1 - alpha_next).sqrt() * fresh
+            if progress is not None:
+                progress()
+        return x
+
+
+def make_sampler(config: Mapping[str, Any], count: int) -> DPMSolverPP | LCMSampler:
+    """The sampler a scheduler config names, for ``count`` steps."""
+    if config.get("_class_name") == "LCMScheduler":
+        return LCMSampler.from_config(config, count)
+    return DPMSolverPP.from_config(config, count)

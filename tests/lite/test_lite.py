@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 from sonogen.lite.pipeline import LitePipeline, lite_unsupported
-from sonogen.lite.sampler import DPMSolverPP
+from sonogen.lite.sampler import DPMSolverPP, LCMSampler
 from sonogen.models import DEFAULT_MODEL_DIR
 from sonogen.spectrogram.params import SpectrogramParams
 
@@ -132,6 +132,57 @@ def test_the_sampler_follows_diffusers_dpm_solver(changes: dict[str, Any], steps
     for t in reference.timesteps:
         x = reference.step(model(x, t), t, x).prev_sample
     torch.testing.assert_close(ours.sample(noise, model), x, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("changes", [
+    {},
+    {"prediction_type": "epsilon", "rescale_betas_zero_snr": False, "set_alpha_to_one": False},
+    {"prediction_type": "sample", "beta_schedule": "linear", "beta_start": 0.0001, "beta_end": 0.02},
+])
+@pytest.mark.parametrize("steps", [1, 2, 4, 8])
+def test_the_lcm_sampler_follows_diffusers(changes: dict[str, Any], steps: int) -> None:
+    from diffusers import LCMScheduler
+
+    config = {"beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012,
+              "prediction_type": "v_prediction", "rescale_betas_zero_snr": True, "original_inference_steps": 50,
+              "timestep_scaling": 10.0, "set_alpha_to_one": True, **changes}
+    reference = LCMScheduler(**config)
+    reference.set_timesteps(steps)
+    ours = LCMSampler.from_config({"_class_name": "LCMScheduler", **config}, steps)
+    assert torch.equal(ours.timesteps, reference.timesteps)
+
+    def model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(0.7 * x) + 0.001 * float(t) * torch.cos(x)
+
+    noise = torch.randn(1, 4, 6, 10, generator=torch.Generator().manual_seed(steps))
+    x, generator = noise.clone(), torch.Generator().manual_seed(9)
+    for t in reference.timesteps:
+        x = reference.step(model(x, t), t, x, generator=[generator]).prev_sample
+    got = ours.sample(noise, model, generator=torch.Generator().manual_seed(9))
+    torch.testing.assert_close(got, x, atol=1e-5, rtol=1e-5)
+
+
+def test_a_few_step_student_draws_the_same_image(folder: Path, tmp_path: Path) -> None:
+    """A model sampled by the LCM scheduler (the distilled student's), fresh noise and all."""
+    from diffusers import LCMScheduler
+
+    from sonogen.pipeline import load_pipeline
+
+    student = tmp_path / "student"
+    subprocess.run(["cp", "-r", str(folder), str(student)], check=True)
+    scheduler = LCMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
+                             prediction_type="v_prediction", rescale_betas_zero_snr=True, timestep_scaling=10.0)
+    scheduler.save_pretrained(str(student / "scheduler"))
+    index = json.loads((student / "model_index.json").read_text())
+    (student / "model_index.json").write_text(json.dumps({**index, "scheduler": ["diffusers", "LCMScheduler"]}))
+    (student / "sampling.json").write_text(json.dumps({"num_inference_steps": 4, "guidance_scale": 1.0}))
+    assert lite_unsupported(student) is None
+    lite, full = LitePipeline.load(student), load_pipeline(str(student), device="cpu")
+    ours = np.asarray(lite.text_to_image("jazz piano", seed=11, width=64), dtype=int)
+    theirs = np.asarray(full("jazz piano", seed=11, width=64, output_type="pil", progress=False).images[0], dtype=int)
+    assert np.abs(ours - theirs).max() <= 1
+    other = np.asarray(lite.text_to_image("jazz piano", seed=12, width=64), dtype=int)
+    assert np.abs(other - ours).mean() > 1  # the seed reaches the noise between steps too
 
 
 def test_a_folder_it_cannot_run_is_named_with_the_reason(tmp_path: Path, folder: Path) -> None:
