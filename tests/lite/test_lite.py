@@ -284,3 +284,24 @@ def test_a_sentence_encoder_model_draws_the_same_image(sentence_folder: Path) ->
     torch.testing.assert_close(lite.text_encoder.embed(texts), full.text_encoder.embed(texts), atol=1e-5, rtol=1e-5)
     for prompt in texts:
         assert unknown_words_message(lite.text_encoder, prompt) == unknown_words_message(full.text_encoder, prompt)
+
+
+def test_generate_takes_the_quick_path_only_where_it_draws_the_same(folder: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from sonogen.cli import build_parser
+    from sonogen.cli.generate import _lite_folder
+    from sonogen.pipeline.tiny import save_tiny_checkpoint
+
+    def choice(*extra: str) -> Path | None:
+        argv = ["generate", "jazz", "-o", str(tmp_path / "x.wav"), *extra]
+        return _lite_folder(build_parser(argv).parse_args(argv))
+
+    assert choice() == DEFAULT_MODEL_DIR
+    assert choice("--checkpoint", str(folder)) == folder
+    assert choice("--seconds", "10.24", "--negative", "rock", "--steps", "3", "--device", "cpu") == DEFAULT_MODEL_DIR
+    for extra in (["--loop"], ["--seconds", "20"], ["--scheduler", "ddim"], ["--lora", str(tmp_path)],
+                  ["--dtype", "bfloat16"], ["--compile"], ["--device", "meta"],
+                  ["--checkpoint", str(save_tiny_checkpoint(tmp_path / "pndm", spectrogram_params=PARAMS))]):
+        assert choice(*extra) is None, extra
+    monkeypatch.setenv("SONOGEN_LITE", "0")
+    assert choice() is None
