@@ -68,6 +68,22 @@ def sampler_supports(config: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _require_supported(config: Mapping[str, Any]) -> None:
+    reason = sampler_supports(config)
+    if reason:
+        raise ValueError(f"unsupported sampler: {reason}")
+
+
+def clean_estimate(prediction_type: str, prediction: torch.Tensor, sample: torch.Tensor,
+                   alpha: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """The clean latents a network's ``prediction`` implies for ``sample = alpha x0 + sigma eps``."""
+    if prediction_type == "v_prediction":
+        return alpha * sample - sigma * prediction
+    if prediction_type == "epsilon":
+        return (sample - sigma * prediction) / alpha
+    return prediction
+
+
 def train_alphas_cumprod(config: Mapping[str, Any], finite_last: bool = True) -> torch.Tensor:
     """Cumulative products of ``1 - beta`` over the training timesteps, float32 ``(T,)``.
 
@@ -129,9 +145,7 @@ class DPMSolverPP:
     @classmethod
     def from_config(cls, config: Mapping[str, Any], count: int) -> DPMSolverPP:
         """The solver for a ``DPMSolverMultistepScheduler`` config and ``count`` steps."""
-        reason = sampler_supports(config)
-        if reason:
-            raise ValueError(f"unsupported sampler: {reason}")
+        _require_supported(config)
         if count < 1:
             raise ValueError(f"need at least one sampling step, got {count}")
         cumprod = train_alphas_cumprod(config)
@@ -162,11 +176,7 @@ class DPMSolverPP:
     def denoised(self, index: int, prediction: torch.Tensor, sample: torch.Tensor) -> torch.Tensor:
         """The clean-latent estimate at step ``index`` from the network's ``prediction``."""
         alpha_t, sigma_t, _ = self._alpha_sigma(index)
-        if self.prediction_type == "v_prediction":
-            return alpha_t * sample - sigma_t * prediction
-        if self.prediction_type == "epsilon":
-            return (sample - sigma_t * prediction) / alpha_t
-        return prediction
+        return clean_estimate(self.prediction_type, prediction, sample, alpha_t, sigma_t)
 
     def sample(self, noise: torch.Tensor, predict: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
                progress: Callable[[], Any] | None = None) -> torch.Tensor:
@@ -235,9 +245,7 @@ class LCMSampler:
     @classmethod
     def from_config(cls, config: Mapping[str, Any], count: int) -> LCMSampler:
         """The sampler for an ``LCMScheduler`` config and ``count`` steps."""
-        reason = sampler_supports(config)
-        if reason:
-            raise ValueError(f"unsupported sampler: {reason}")
+        _require_supported(config)
         cumprod = train_alphas_cumprod(config, finite_last=False)
         return cls(
             timesteps=torch.from_numpy(lcm_timesteps(config, count)),
@@ -257,12 +265,7 @@ class LCMSampler:
             pred = predict(x, t)
             alpha = self.alphas_cumprod[t]
             beta = 1 - alpha
-            if self.prediction_type == "v_prediction":
-                x0 = alpha.sqrt() * x - beta.sqrt() * pred
-            elif self.prediction_type == "epsilon":
-                x0 = (x - beta.sqrt() * pred) / alpha.sqrt()
-            else:
-                x0 = pred
+            x0 = clean_estimate(self.prediction_type, pred, x, alpha.sqrt(), beta.sqrt())
             scaled = t * self.timestep_scaling
             c_skip = 0.25 / (scaled**2 + 0.25)
             c_out = scaled / (scaled**2 + 0.25) ** 0.5
