@@ -134,8 +134,9 @@ def distill(cfg: TrainConfig, options: dict[str, Any], rows: list[dict[str, Any]
     if not cfg.teacher and not (out / "model_index.json").is_file():
         raise SonogenError(f"no trained model in {out} to distil: train the unet stage first or pass --teacher")
     parts, params = load_components(teacher_path)
-    vae, text_encoder, tokenizer = parts["vae"], parts["text_encoder"].eval(), parts["tokenizer"]
-    teacher = parts["unet"].eval().requires_grad_(False)
+    device = accelerator.device  # the frozen parts live where the student trains
+    vae, text_encoder, tokenizer = parts["vae"].to(device), parts["text_encoder"].eval().to(device), parts["tokenizer"]
+    teacher = parts["unet"].eval().requires_grad_(False).to(device)
     text_encoder.requires_grad_(False)
     cache = out / CACHE_DIR
     if accelerator.is_main_process:

@@ -591,7 +591,8 @@ def _scratch_parts(cfg: TrainConfig, model_cfg: dict[str, dict[str, Any]], data:
 
         text_encoder, tokenizer = build_sentence_parts(te_cfg)
         text_encoder.set_vocabulary(dataset_vocabulary(cfg.dataset, data.rows))
-        text_encoder.cache_states()  # the captions come back every epoch: each is encoded once
+        # the captions come back every epoch: each is encoded once
+        text_encoder.cache_states(entries=max(2048, len(data.rows) + 1))
     else:
         from transformers import CLIPTokenizer
 
