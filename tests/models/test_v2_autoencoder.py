@@ -13,7 +13,7 @@ from sonogen.train.model import load_vae_folder
 
 REPO = Path(__file__).resolve().parents[2]
 FOLDER = REPO / "models" / "v2-autoencoder"
-CONFIG = REPO / "sonogen" / "models" / "v2.json"
+CONFIG = REPO / "sonogen" / "models" / "default.json"
 
 
 @pytest.fixture(scope="module")
