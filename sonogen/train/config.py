@@ -88,7 +88,9 @@ A model trained from scratch is one JSON file (the packaged ones are in
         "teacher_steps": 50,                 # the teacher's solver grid (the student's LCM grid)
         "sampling_steps": 4,                 # written to the student's sampling.json
         "huber_c": 0.001,                    # pseudo-Huber loss constant
-        "ema_decay": 0.95                    # the target network's average of the student
+        "ema_decay": 0.95,                   # the target network's average of the student
+        "lora_rank": 0                       # > 0: the student is a LoRA adapter of this rank
+                                             # in OUT/student/few_step/ beside the teacher
       }
     }
 
@@ -139,7 +141,8 @@ DEFAULT_MODEL: dict[str, dict[str, Any]] = {
                       "caption_dropout": 0.1, "ema_decay": 0.0, "min_snr_gamma": 0.0, "min_snr_floor": 0.0,
                       "crop_schedule": []},
     "distill_training": {"steps": 0, "batch_size": 8, "learning_rate": 1e-4, "guidance_scale": 4.0,
-                         "teacher_steps": 50, "sampling_steps": 4, "huber_c": 0.001, "ema_decay": 0.95},
+                         "teacher_steps": 50, "sampling_steps": 4, "huber_c": 0.001, "ema_decay": 0.95,
+                         "lora_rank": 0},
 }
 #: Values some keys may take.
 CHOICES = {

@@ -19,6 +19,13 @@ with diffusers' ``LCMScheduler`` scalings (``sigma_data = 0.5``, timesteps scale
 so the saved student samples with that scheduler: ``N`` is its ``original_inference_steps``
 and its ``sampling.json`` asks for ``sampling_steps`` steps at guidance 1 (no second,
 unconditional pass: the guidance is already in the weights).
+
+With ``lora_rank`` > 0 in the options the student is the teacher plus a LoRA adapter of
+that rank on its attention, feed-forward and residual-block layers (only the adapter
+trains; the target averages the adapter). ``OUT/student`` is then the teacher's model
+folder unchanged, with the adapter, its LCM scheduler and its ``sampling.json`` in
+``OUT/student/few_step/``: one folder carries both the many-step teacher and its
+few-step student for a few megabytes more.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from diffusers import LCMScheduler
 from tqdm import tqdm
 
 from sonogen.errors import SonogenError
+from sonogen.pipeline.model_files import read_sampling_defaults
 from sonogen.train.config import TrainConfig
 from sonogen.train.data import tokenize
 from sonogen.train.latents import CACHE_DIR, CachedLatents, collate_latents, update_cache
@@ -45,6 +53,11 @@ logger = logging.getLogger(__name__)
 
 DISTILL_DIR = "distill"
 STUDENT_DIR = "student"
+#: Inside a model folder: a few-step LoRA adapter of its UNet, with its scheduler and sampling.
+FEW_STEP_DIR = "few_step"
+#: The UNet layers a few-step adapter changes (diffusers' module names).
+FEW_STEP_TARGETS = ["to_q", "to_k", "to_v", "to_out.0", "proj_in", "proj_out", "ff.net.0.proj", "ff.net.2",
+                    "conv1", "conv2"]
 SIGMA_DATA = 0.5
 TIMESTEP_SCALING = 10.0
 
@@ -107,6 +120,39 @@ def teacher_step(teacher: Any, x_t: torch.Tensor, t: torch.Tensor, s: torch.Tens
     return _expand(alpha_s.sqrt()) * x0 + _expand((1.0 - alpha_s).sqrt()) * eps
 
 
+def few_step_student(teacher: Any, rank: int) -> Any:
+    """A trainable copy of ``teacher``: all of it (``rank`` 0), or it frozen with a new LoRA
+    adapter of ``rank`` on :data:`FEW_STEP_TARGETS`, which starts as the identity (its up
+    projections are zero), so the student starts equal to its teacher either way."""
+    student = copy.deepcopy(teacher).train()
+    if not rank:
+        return student.requires_grad_(True)
+    from peft import LoraConfig
+
+    student.requires_grad_(False)
+    student.add_adapter(LoraConfig(r=rank, lora_alpha=rank, init_lora_weights=True, target_modules=FEW_STEP_TARGETS))
+    return student
+
+
+def save_few_step(unet: Any, scheduler: Any, sampling: dict[str, float], folder: Path) -> None:
+    """``folder``: the adapter of ``unet`` as a PEFT adapter folder (``adapter_config.json``,
+    ``adapter_model.safetensors``, what :func:`sonogen.pipeline.lora.apply_lora` reads), the
+    scheduler's config and ``sampling.json``."""
+    import json
+
+    from peft.utils import get_peft_model_state_dict
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    config = unet.peft_config["default"].to_dict()
+    config["target_modules"] = sorted(config["target_modules"])
+    (folder / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    weights = {k: v.detach().float().contiguous() for k, v in get_peft_model_state_dict(unet).items()}
+    save_file(weights, str(folder / "adapter_model.safetensors"))
+    scheduler.save_pretrained(str(folder))
+    (folder / "sampling.json").write_text(json.dumps(sampling, indent=2) + "\n", encoding="utf-8")
+
+
 def student_scheduler(teacher_scheduler: Any, teacher_steps: int) -> LCMScheduler:
     """The LCM sampler for the student, on the teacher's betas, prediction type and rescaling."""
     config = teacher_scheduler.config
@@ -148,9 +194,11 @@ def distill(cfg: TrainConfig, options: dict[str, Any], rows: list[dict[str, Any]
     loader = torch.utils.data.DataLoader(data, batch_size=batch, shuffle=True, collate_fn=collate_latents,
                                          drop_last=len(data) >= batch,
                                          generator=torch.Generator().manual_seed(cfg.seed))
-    student = copy.deepcopy(teacher).train().requires_grad_(True)
-    target = copy.deepcopy(teacher).eval()
-    optimizer = torch.optim.AdamW(student.parameters(), lr=float(options["learning_rate"]), weight_decay=0.0)
+    rank = int(options.get("lora_rank") or 0)
+    student = few_step_student(teacher, rank)
+    target = copy.deepcopy(student).eval().requires_grad_(False)
+    trainable = [p for p in student.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=float(options["learning_rate"]), weight_decay=0.0)
     student, optimizer, loader = accelerator.prepare(student, optimizer, loader)
     accelerator.register_for_checkpointing(target)
     folder = out / DISTILL_DIR
@@ -197,12 +245,13 @@ def distill(cfg: TrainConfig, options: dict[str, Any], rows: list[dict[str, Any]
         estimate = consistency_output(student, x_t, t, cond, alphas, prediction)
         loss = pseudo_huber(estimate, goal, huber_c)
         accelerator.backward(loss)
-        accelerator.clip_grad_norm_(student.parameters(), 1.0)
+        accelerator.clip_grad_norm_(trainable, 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        with torch.no_grad():  # the target follows the student slowly
+        with torch.no_grad():  # the target follows what trains in the student, slowly
             for p_t, p_s in zip(target.parameters(), accelerator.unwrap_model(student).parameters(), strict=True):
-                p_t.lerp_(p_s.detach(), 1.0 - decay)
+                if p_s.requires_grad:
+                    p_t.lerp_(p_s.detach(), 1.0 - decay)
         step += 1
         bar.update()
         log.write(stage="distill", step=step, loss=float(loss.detach()), time_s=round(time.time() - clock, 3))
@@ -211,12 +260,20 @@ def distill(cfg: TrainConfig, options: dict[str, Any], rows: list[dict[str, Any]
     bar.close()
     save_state(accelerator, folder, step, cfg.keep_checkpoints)
     if accelerator.is_main_process:
-        final = dict(parts, unet=accelerator.unwrap_model(student).float().eval(),
-                     scheduler=student_scheduler(sched, int(options["teacher_steps"])))
+        lcm = student_scheduler(sched, int(options["teacher_steps"]))
         sampling = {"num_inference_steps": int(options["sampling_steps"]), "guidance_scale": 1.0}
-        save_pipeline(final, params, out / STUDENT_DIR, sampling)
-        if cfg.export:
-            save_pipeline(final, params, cfg.export, sampling, fp16=True)
+        trained = accelerator.unwrap_model(student).float().eval()
+        if rank:
+            teacher_sampling = read_sampling_defaults(Path(teacher_path)) or None
+            targets = [(out / STUDENT_DIR, False)] + ([(Path(cfg.export), True)] if cfg.export else [])
+            for folder, fp16 in targets:
+                save_pipeline(parts, params, folder, teacher_sampling, fp16=fp16)
+                save_few_step(trained, lcm, sampling, folder / FEW_STEP_DIR)
+        else:
+            final = dict(parts, unet=trained, scheduler=lcm)
+            save_pipeline(final, params, out / STUDENT_DIR, sampling)
+            if cfg.export:
+                save_pipeline(final, params, cfg.export, sampling, fp16=True)
         log.plot()
     accelerator.wait_for_everyone()
     return step, finished

@@ -264,6 +264,42 @@ def test_distill_a_few_step_student(dataset: Path, tmp_path: Path, capsys: pytes
     assert torch.allclose(both[:1], again, atol=1e-5)
 
 
+    # with lora_rank the student is an adapter beside the unchanged teacher, in one folder
+    import shutil
+
+    from safetensors.torch import load_file
+
+    from sonogen.pipeline.lora import apply_lora
+
+    lora_out = tmp_path / "lora"
+    shutil.copytree(out, lora_out, ignore=shutil.ignore_patterns("student", "distill"))
+    config = json.loads((CONFIGS / "micro.json").read_text())
+    config["distill_training"]["lora_rank"] = 2
+    (tmp_path / "lora.json").write_text(json.dumps(config))
+    argv = ["train", "--dataset", str(dataset), "--output", str(lora_out), "--config", str(tmp_path / "lora.json"),
+            "--resolution", "64", "--no-progress", "--stage", "distill", "--resume"]
+    assert main(argv) == 0
+    folder = lora_out / "student"
+    assert load_file(str(folder / "unet" / "diffusion_pytorch_model.safetensors")).keys() == \
+        load_file(str(out / "unet" / "diffusion_pytorch_model.safetensors")).keys()
+    teacher_pipe, with_adapter = load_pipeline(str(folder), device="cpu"), load_pipeline(str(folder), device="cpu")
+    assert teacher_pipe.default_steps == load_pipeline(str(out), device="cpu").default_steps  # the teacher's own
+    few = folder / "few_step"
+    assert json.loads((few / "sampling.json").read_text()) == {"num_inference_steps": 2, "guidance_scale": 1.0}
+    assert json.loads((few / "scheduler_config.json").read_text())["_class_name"] == "LCMScheduler"
+    adapter = load_file(str(few / "adapter_model.safetensors"))
+    ups = [v for k, v in adapter.items() if "lora_B" in k]
+    assert ups and any(float(v.abs().max()) > 0 for v in ups)  # trained away from the identity start
+    apply_lora(with_adapter, few)
+    x = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+    states = torch.randn(1, 8, teacher_pipe.unet.config.cross_attention_dim, generator=torch.Generator().manual_seed(1))
+    t = torch.tensor([500])
+    with torch.no_grad():
+        plain = teacher_pipe.unet(x, t, encoder_hidden_states=states).sample
+        adapted = with_adapter.unet(x, t, encoder_hidden_states=states).sample
+    assert not torch.allclose(plain, adapted)
+
+
 def test_consistency_parametrisation() -> None:
     """The student's boundary and the teacher's DDIM step are what the distillation assumes."""
     from diffusers import DDPMScheduler
@@ -292,3 +328,33 @@ def test_consistency_parametrisation() -> None:
     s = torch.tensor([-1, -1])
     clean = teacher_step(Oracle(), x_t, t, s, states, states, 4.0, alphas, "v_prediction")
     assert torch.allclose(clean, x0, atol=1e-4)  # a step to s < 0 lands on the clean estimate
+
+
+def test_few_step_adapter_starts_as_its_teacher_and_round_trips(tmp_path: Path) -> None:
+    """A LoRA student starts equal to the teacher, only its adapter trains, and the saved
+    adapter folder, applied to a fresh teacher, gives the student's outputs exactly."""
+    from sonogen.pipeline.lora import apply_lora
+    from sonogen.pipeline.tiny import build_tiny_pipeline
+    from sonogen.train.distill import few_step_student, save_few_step, student_scheduler
+
+    teacher = build_tiny_pipeline(0).unet.eval().requires_grad_(False)
+    student = few_step_student(teacher, 2)
+    trainable = {n for n, p in student.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n for n in trainable)
+    x = torch.randn(2, teacher.config.in_channels, 8, 8, generator=torch.Generator().manual_seed(0))
+    states = torch.randn(2, 8, teacher.config.cross_attention_dim, generator=torch.Generator().manual_seed(1))
+    t = torch.tensor([999, 250])
+    with torch.no_grad():
+        before = teacher(x, t, encoder_hidden_states=states).sample
+        assert torch.allclose(student(x, t, encoder_hidden_states=states).sample, before, atol=1e-6)
+        for name, p in student.named_parameters():
+            if "lora_B" in name:
+                p.normal_(std=0.1)
+        trained = student(x, t, encoder_hidden_states=states).sample
+    assert not torch.allclose(trained, before, atol=1e-3)
+    save_few_step(student, student_scheduler(build_tiny_pipeline(0).scheduler, 10),
+                  {"num_inference_steps": 2, "guidance_scale": 1.0}, tmp_path / "few_step")
+    fresh = build_tiny_pipeline(0)
+    apply_lora(fresh, tmp_path / "few_step")
+    with torch.no_grad():
+        assert torch.allclose(fresh.unet(x, t, encoder_hidden_states=states).sample, trained, atol=1e-5)
