@@ -42,7 +42,7 @@ def add_model_options(p: argparse.ArgumentParser, *, output_required: bool = Tru
     )
     p.add_argument("--device", default=None, help="torch device (default: cuda, mps or cpu)")
     add_speed_options(p)
-    p.add_argument("--scheduler", choices=("default", "pndm", "dpm", "ddim"), default=None)
+    p.add_argument("--scheduler", choices=("default", "pndm", "dpm", "ddim", "few-step"), default=None)
     p.add_argument("--lora", default=None, help="LoRA adapter folder or file to apply")
     p.add_argument("--steps", type=positive_int, default=None,
                    help="denoising steps (default: the model's sampling.json, else 50)")

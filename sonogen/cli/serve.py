@@ -40,7 +40,7 @@ def register(subparsers: Any) -> None:
         "--lora", metavar="DIR", default=None, help="apply this LoRA adapter (a `sonogen train --lora` output folder)"
     )
     parser.add_argument(
-        "--scheduler", choices=("default", "pndm", "dpm", "ddim"), default=None, help="sampler (default: the checkpoint's)"
+        "--scheduler", choices=("default", "pndm", "dpm", "ddim", "few-step"), default=None, help="sampler (default: the checkpoint's)"
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=port, default=3013, help="TCP port (default 3013)")

@@ -35,6 +35,7 @@ from sonogen import models
 from sonogen.errors import SonogenError
 from sonogen.pipeline.lora import apply_lora
 from sonogen.pipeline.model_files import (
+    FEW_STEP_DIR,
     looks_like_path,
     read_sampling_defaults,
     read_spectrogram_params,
@@ -70,7 +71,7 @@ SONOGEN_CLASSES = (
 #: naming the package and the weights' hash, which the check verifies instead of weights files.
 EXTERNAL_WEIGHTS = (("sonogen.models.text", "SentenceTextEncoder"),)
 #: Scheduler names accepted by :func:`load_pipeline` (None/"default": the checkpoint's own).
-SCHEDULERS = ("default", "pndm", "dpm", "ddim")
+SCHEDULERS = ("default", "pndm", "dpm", "ddim", "few-step")
 SINGLE_FILE_SUFFIXES = (".safetensors",)
 
 
@@ -152,7 +153,9 @@ def load_pipeline(
         if not any(shutil.which(cc) for cc in ("cc", "gcc", "g++", "clang")):
             raise SonogenError("--compile on the CPU needs a C++ compiler (install gcc), or leave --compile out")
     pipe = load_checkpoint(checkpoint, torch_dtype).to(target)
-    if scheduler:
+    if scheduler and scheduler.lower() == "few-step":
+        use_few_step(pipe, Path(checkpoint).expanduser() if checkpoint else default_checkpoint())
+    elif scheduler:
         set_scheduler(pipe, scheduler)
     if lora:
         apply_lora(pipe, lora)
@@ -489,6 +492,27 @@ def _checked(pipe: SonogenPipeline, name: str) -> SonogenPipeline:
     if missing:
         raise SonogenError(f"checkpoint {name} lacks {', '.join(missing)}")
     return pipe
+
+
+def use_few_step(pipe: SonogenPipeline, folder: Path) -> None:
+    """Sample with the few-step adapter in ``folder/few_step``: the adapter fused into the
+    UNet, its LCM scheduler, and its ``sampling.json`` as the defaults (``--steps`` and
+    ``--guidance`` still override them).
+
+    Raises:
+        SonogenError: the checkpoint is not a folder with such an adapter.
+    """
+    from diffusers import LCMScheduler
+
+    few = folder / FEW_STEP_DIR
+    if not (few / "adapter_config.json").is_file() or not (few / "scheduler_config.json").is_file():
+        raise SonogenError(f"{folder} has no few-step adapter ({FEW_STEP_DIR}/); one is trained with "
+                           "`sonogen train --stage distill` and lora_rank in the config's distill_training")
+    apply_lora(pipe, few)
+    pipe.unet.fuse_lora()
+    pipe.unet.unload_lora()  # the fused weights stay; the adapter's extra layers go
+    pipe.scheduler = LCMScheduler.from_pretrained(str(few))
+    pipe.sampling_defaults = read_sampling_defaults(few)
 
 
 def set_scheduler(pipe: SonogenPipeline, name: str) -> None:

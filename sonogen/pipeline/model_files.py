@@ -31,6 +31,9 @@ SPECTROGRAM_CONFIG = "spectrogram.json"
 #: File in a checkpoint folder holding its recommended sampling settings
 #: (``num_inference_steps``, ``guidance_scale``), used when a caller gives none.
 SAMPLING_CONFIG = "sampling.json"
+#: Folder inside a checkpoint folder holding a few-step LoRA adapter of its UNet, with its
+#: own scheduler and ``sampling.json`` (``sonogen train --stage distill`` with ``lora_rank``).
+FEW_STEP_DIR = "few_step"
 
 
 #: Sampling settings for checkpoints that recommend none (Stable Diffusion's usual ones).

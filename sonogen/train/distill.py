@@ -42,7 +42,7 @@ from diffusers import LCMScheduler
 from tqdm import tqdm
 
 from sonogen.errors import SonogenError
-from sonogen.pipeline.model_files import read_sampling_defaults
+from sonogen.pipeline.model_files import FEW_STEP_DIR, read_sampling_defaults
 from sonogen.train.config import TrainConfig
 from sonogen.train.data import tokenize
 from sonogen.train.latents import CACHE_DIR, CachedLatents, collate_latents, update_cache
@@ -53,8 +53,6 @@ logger = logging.getLogger(__name__)
 
 DISTILL_DIR = "distill"
 STUDENT_DIR = "student"
-#: Inside a model folder: a few-step LoRA adapter of its UNet, with its scheduler and sampling.
-FEW_STEP_DIR = "few_step"
 #: The UNet layers a few-step adapter changes (diffusers' module names).
 FEW_STEP_TARGETS = ["to_q", "to_k", "to_v", "to_out.0", "proj_in", "proj_out", "ff.net.0.proj", "ff.net.2",
                     "conv1", "conv2"]

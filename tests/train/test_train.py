@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from sonogen.cli import main
+from sonogen.errors import SonogenError
 
 COMMON = ["--resolution", "64", "--batch-size", "4", "--validation-steps", "2", "--no-progress", "--seed", "0"]
 
@@ -298,6 +299,16 @@ def test_distill_a_few_step_student(dataset: Path, tmp_path: Path, capsys: pytes
         plain = teacher_pipe.unet(x, t, encoder_hidden_states=states).sample
         adapted = with_adapter.unet(x, t, encoder_hidden_states=states).sample
     assert not torch.allclose(plain, adapted)
+    # --scheduler few-step: the adapter fused, its LCM scheduler and its sampling defaults
+    fast = load_pipeline(str(folder), device="cpu", scheduler="few-step")
+    assert (fast.default_steps, fast.default_guidance) == (2, 1.0)
+    assert type(fast.scheduler).__name__ == "LCMScheduler"
+    with torch.no_grad():
+        assert torch.allclose(fast.unet(x, t, encoder_hidden_states=states).sample, adapted, atol=1e-5)
+    image = fast("a", seed=3, width=64, height=64, progress=False).images[0]
+    assert image.size == (64, 64)
+    with pytest.raises(SonogenError, match="no few-step adapter"):
+        load_pipeline(str(out), device="cpu", scheduler="few-step")
 
 
 def test_consistency_parametrisation() -> None:
