@@ -208,7 +208,7 @@ def _lite_folder(args: argparse.Namespace) -> Path | None:
 
     if os.environ.get("SONOGEN_LITE", "1") == "0":
         return None
-    if args.lora or args.scheduler not in (None, "default") or getattr(args, "compile", False) or args.loop:
+    if args.lora or args.scheduler not in (None, "default", "few-step") or getattr(args, "compile", False) or args.loop:
         return None
     if args.dtype not in (None, "float32") or args.device not in (None, "cpu") or args.seconds > MAX_SINGLE_SECONDS:
         return None
@@ -218,10 +218,13 @@ def _lite_folder(args: argparse.Namespace) -> Path | None:
         return None
     from sonogen.lite.pipeline import lite_unsupported
     from sonogen.models import default_checkpoint_path
+    from sonogen.pipeline.model_files import FEW_STEP_DIR
 
     folder = default_checkpoint_path() if args.checkpoint is None else Path(args.checkpoint).expanduser()
     if folder is None or not folder.is_dir() or lite_unsupported(folder) is not None:
         return None
+    if args.scheduler == "few-step" and not (folder / FEW_STEP_DIR / "adapter_config.json").is_file():
+        return None  # the full pipeline names what is missing
     return folder
 
 
@@ -231,7 +234,7 @@ def _generate_lite(args: argparse.Namespace, folder: Path) -> int:
 
     from sonogen.lite.pipeline import LitePipeline
 
-    pipe = LitePipeline.load(folder)
+    pipe = LitePipeline.load(folder, few_step=args.scheduler == "few-step")
     _tell_unknown_words(pipe, args.prompt)
     steps = pipe.default_steps if args.steps is None else args.steps
     with tqdm(total=steps, leave=False, desc="denoise") as bar:

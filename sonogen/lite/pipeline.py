@@ -7,8 +7,10 @@ plain torch modules (:mod:`sonogen.lite`) for the case a one-off command needs: 
 prompt, optional negative prompt and weights, one seed, text to audio; a CLIP or a
 sentence (BERT) text encoder; an SD 1.x or a spectrogram autoencoder. It draws the same
 image as :class:`~sonogen.pipeline.pipeline.SonogenPipeline` within float32 rounding.
-Anything else (audio input, masks, loops, LoRA, other schedulers) uses the full pipeline;
-:func:`lite_unsupported` says whether a checkpoint folder can run here.
+A folder's few-step adapter (``few_step/``: a LoRA merged into the UNet's weights at load,
+with its LCM sampler and sampling defaults) runs here too. Anything else (audio input,
+masks, loops, other LoRAs and schedulers) uses the full pipeline; :func:`lite_unsupported`
+says whether a checkpoint folder can run here.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from sonogen.lite.unet import LiteUNet, unet_supports
 from sonogen.lite.vae import lite_decoder, vae_factors, vae_supports
 from sonogen.models import MODEL_INDEX
 from sonogen.pipeline.model_files import (
+    FEW_STEP_DIR,
     RecommendedSampling,
     read_sampling_defaults,
     read_spectrogram_params,
@@ -106,6 +109,31 @@ def read_weights(folder: Path) -> dict[str, torch.Tensor]:
     raise SonogenError(f"no safetensors weights in {folder}")
 
 
+def merge_adapter(state: dict[str, torch.Tensor], adapter: dict[str, torch.Tensor],
+                  config: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """``state`` with a PEFT LoRA adapter merged in: ``W + (alpha / r) B A`` for each adapted
+    linear or convolution weight (a convolution's ``A`` carries the kernel, its ``B`` is 1x1).
+
+    Raises:
+        SonogenError: an adapter key names a weight ``state`` lacks, or shapes disagree.
+    """
+    if config.get("use_rslora") or config.get("use_dora"):
+        raise SonogenError("adapter variants other than plain LoRA are not supported here")
+    scale = float(config["lora_alpha"]) / float(config["r"])
+    merged = dict(state)
+    for key, down in adapter.items():
+        if ".lora_A." not in key:
+            continue
+        base = key.replace(".lora_A.", ".")
+        up = adapter.get(key.replace(".lora_A.", ".lora_B."))
+        if base not in merged or up is None:
+            raise SonogenError(f"the few-step adapter does not fit this UNet ({base})")
+        weight = merged[base]
+        delta = (up.flatten(1).float() @ down.flatten(1).float()).reshape(weight.shape)
+        merged[base] = (weight.float() + scale * delta).to(weight.dtype)
+    return merged
+
+
 def build(module_type: Callable[[dict[str, Any]], nn.Module], config: dict[str, Any],
           state: dict[str, torch.Tensor], dtype: torch.dtype) -> Any:
     """``module_type(config)`` with ``state`` as its weights (every key must match), in ``dtype``.
@@ -137,11 +165,23 @@ class LitePipeline(RecommendedSampling):
     factors: tuple[int, int]  # pixels per latent cell (mel rows, time columns)
 
     @classmethod
-    def load(cls, folder: Path, dtype: torch.dtype = torch.float32) -> LitePipeline:
-        """Load ``folder`` (check :func:`lite_unsupported` first)."""
+    def load(cls, folder: Path, dtype: torch.dtype = torch.float32, few_step: bool = False) -> LitePipeline:
+        """Load ``folder`` (check :func:`lite_unsupported` first); with ``few_step``, with its
+        few-step adapter merged and that adapter's sampler and sampling defaults."""
         reason = lite_unsupported(folder)
         if reason:
             raise SonogenError(f"{folder} cannot run without diffusers: {reason}")
+        unet_state = read_weights(folder / "unet")
+        scheduler_folder, sampling_folder = folder / "scheduler", folder
+        if few_step:
+            from safetensors.torch import load_file
+
+            few = folder / FEW_STEP_DIR
+            config = _read_json(few / "adapter_config.json")
+            if not isinstance(config, dict) or not (few / "adapter_model.safetensors").is_file():
+                raise SonogenError(f"{folder} has no few-step adapter ({FEW_STEP_DIR}/)")
+            unet_state = merge_adapter(unet_state, load_file(str(few / "adapter_model.safetensors")), config)
+            scheduler_folder, sampling_folder = few, few
         vae_config = json.loads((folder / "vae" / "config.json").read_text())
         vae_state = {k: v for k, v in read_weights(folder / "vae").items()
                      if k.startswith(("decoder.", "post_quant_conv."))}
@@ -153,14 +193,13 @@ class LitePipeline(RecommendedSampling):
                           if not k.endswith("position_ids") and not k.startswith("text_projection")}
             text_encoder = build(LiteCLIPText, text_config, text_state, dtype)
         return cls(
-            unet=build(LiteUNet, json.loads((folder / "unet" / "config.json").read_text()),
-                       read_weights(folder / "unet"), dtype),
+            unet=build(LiteUNet, json.loads((folder / "unet" / "config.json").read_text()), unet_state, dtype),
             decoder=build(lite_decoder, vae_config, vae_state, dtype),
             text_encoder=text_encoder,
             tokenizer=load_tokenizer(folder / "tokenizer"),
-            scheduler_config=json.loads((folder / "scheduler" / "scheduler_config.json").read_text()),
+            scheduler_config=json.loads((scheduler_folder / "scheduler_config.json").read_text()),
             spectrogram_params=read_spectrogram_params(folder),
-            sampling_defaults=read_sampling_defaults(folder),
+            sampling_defaults=read_sampling_defaults(sampling_folder),
             factors=vae_factors(vae_config),
         )
 

@@ -20,6 +20,7 @@ import pytest
 import torch
 from PIL import Image
 
+from sonogen.errors import SonogenError
 from sonogen.lite.pipeline import LitePipeline, lite_unsupported
 from sonogen.lite.sampler import DPMSolverPP, LCMSampler
 from sonogen.models import DEFAULT_MODEL_DIR
@@ -185,6 +186,33 @@ def test_a_few_step_student_draws_the_same_image(folder: Path, tmp_path: Path) -
     assert np.abs(other - ours).mean() > 1  # the seed reaches the noise between steps too
 
 
+def test_a_few_step_adapter_is_merged_and_draws_the_same_image(folder: Path, tmp_path: Path) -> None:
+    """A folder's few_step/ LoRA, merged at load, samples as the full pipeline's fused adapter."""
+    from sonogen.pipeline import load_pipeline
+    from sonogen.train.distill import few_step_student, save_few_step, student_scheduler
+
+    model = tmp_path / "model"
+    subprocess.run(["cp", "-r", str(folder), str(model)], check=True)
+    teacher = load_pipeline(str(model), device="cpu")
+    student = few_step_student(teacher.unet.requires_grad_(False), 2)
+    with torch.no_grad():
+        for name, p in student.named_parameters():
+            if "lora_" in name:
+                p.normal_(std=0.2, generator=torch.Generator().manual_seed(len(name)))
+    save_few_step(student, student_scheduler(teacher.scheduler, 10), {"num_inference_steps": 3, "guidance_scale": 1.0},
+                  model / "few_step")
+    lite, full = LitePipeline.load(model, few_step=True), load_pipeline(str(model), device="cpu", scheduler="few-step")
+    assert (lite.default_steps, lite.default_guidance) == (3, 1.0)
+    ours = np.asarray(lite.text_to_image("jazz piano", seed=4, width=64), dtype=int)
+    theirs = np.asarray(full("jazz piano", seed=4, width=64, output_type="pil", progress=False).images[0], dtype=int)
+    assert np.abs(ours - theirs).max() <= 1
+    plain = np.asarray(LitePipeline.load(model).text_to_image("jazz piano", seed=4, width=64, num_inference_steps=3,
+                                                              guidance_scale=1.0), dtype=int)
+    assert np.abs(plain - ours).mean() > 1  # the adapter and its sampler change the picture
+    with pytest.raises(SonogenError, match="no few-step adapter"):
+        LitePipeline.load(folder, few_step=True)
+
+
 def test_a_folder_it_cannot_run_is_named_with_the_reason(tmp_path: Path, folder: Path) -> None:
     from sonogen.pipeline.tiny import save_tiny_checkpoint
 
@@ -299,6 +327,7 @@ def test_generate_takes_the_quick_path_only_where_it_draws_the_same(folder: Path
     assert choice() == DEFAULT_MODEL_DIR
     assert choice("--checkpoint", str(folder)) == folder
     assert choice("--seconds", "10.24", "--negative", "rock", "--steps", "3", "--device", "cpu") == DEFAULT_MODEL_DIR
+    assert choice("--scheduler", "few-step", "--checkpoint", str(folder)) is None  # it has no adapter
     for extra in (["--loop"], ["--seconds", "20"], ["--scheduler", "ddim"], ["--lora", str(tmp_path)],
                   ["--dtype", "bfloat16"], ["--compile"], ["--device", "meta"],
                   ["--checkpoint", str(save_tiny_checkpoint(tmp_path / "pndm", spectrogram_params=PARAMS))]):
