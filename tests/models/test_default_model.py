@@ -178,3 +178,15 @@ def test_packaged_model_generates_offline(tmp_path: Path, monkeypatch: pytest.Mo
     assert main(["generate", "a fast drum beat, drums only", "-o", str(out), "--steps", "2"]) == 0
     wave, rate = load_audio(str(out))
     assert abs(wave.shape[-1] / rate - 5.12) < 0.1 and float(np.abs(wave).max()) > 0.05
+
+
+def test_caption_neighbours_votes_among_the_nearest() -> None:
+    """The nearest caption's style and the majority of the k nearest, by cosine."""
+    import torch
+
+    module = _load("caption_neighbours", "benchmarks/caption_neighbours.py")
+    captions = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.8, 0.3], [0.0, 1.0]]), dim=1)
+    styles = ["rock", "jazz", "jazz", "techno"]
+    prompts = torch.nn.functional.normalize(torch.tensor([[1.0, 0.02], [0.1, 1.0]]), dim=1)
+    assert module.neighbour_styles(prompts, captions, styles, 3) == [("rock", "jazz"), ("techno", "jazz")]
+    assert module.neighbour_styles(prompts, captions, styles, 1) == [("rock", "rock"), ("techno", "techno")]
