@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import io
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -166,10 +167,14 @@ def test_every_replica_full_is_503_with_retry_after(served: str) -> None:
     _wait_replicas(2)
     capacity = 2 * (4 + 8) + 8  # per replica max_batch + queue_size ongoing, then queue_size queued
 
+    burst = capacity + 16
+    ready = threading.Barrier(burst)  # every client built first, then all ask at once
+
     def one(i: int) -> tuple[int, float, str]:
-        started = time.monotonic()
         body = {**ORIGINAL_REQUEST, "start": {**ORIGINAL_REQUEST["start"], "seed": 100 + i}}  # type: ignore[dict-item]
         with httpx.Client(base_url=served, timeout=3 * TIMEOUT_S) as client:
+            ready.wait(timeout=TIMEOUT_S)
+            started = time.monotonic()
             try:
                 response = client.post("/run_inference/", json=body)
             except httpx.TimeoutException:
@@ -180,7 +185,6 @@ def test_every_replica_full_is_503_with_retry_after(served: str) -> None:
             assert int(response.headers["retry-after"]) >= 1
         return response.status_code, time.monotonic() - started, response.headers.get("retry-after", "")
 
-    burst = capacity + 16
     with concurrent.futures.ThreadPoolExecutor(burst) as pool:
         results = list(pool.map(one, range(burst)))
     codes = [code for code, _, _ in results]
