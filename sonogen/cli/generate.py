@@ -218,12 +218,12 @@ def _lite_folder(args: argparse.Namespace) -> Path | None:
         return None
     from sonogen.lite.pipeline import lite_unsupported
     from sonogen.models import default_checkpoint_path
-    from sonogen.pipeline.model_files import FEW_STEP_DIR
+    from sonogen.pipeline.model_files import few_step_adapter
 
     folder = default_checkpoint_path() if args.checkpoint is None else Path(args.checkpoint).expanduser()
     if folder is None or not folder.is_dir() or lite_unsupported(folder) is not None:
         return None
-    if args.scheduler == "few-step" and not (folder / FEW_STEP_DIR / "adapter_config.json").is_file():
+    if args.scheduler == "few-step" and few_step_adapter(folder) is None:
         return None  # the full pipeline names what is missing
     return folder
 

@@ -36,6 +36,7 @@ from sonogen.models import MODEL_INDEX
 from sonogen.pipeline.model_files import (
     FEW_STEP_DIR,
     RecommendedSampling,
+    few_step_adapter,
     read_sampling_defaults,
     read_spectrogram_params,
 )
@@ -176,9 +177,9 @@ class LitePipeline(RecommendedSampling):
         if few_step:
             from safetensors.torch import load_file
 
-            few = folder / FEW_STEP_DIR
-            config = _read_json(few / "adapter_config.json")
-            if not isinstance(config, dict) or not (few / "adapter_model.safetensors").is_file():
+            few = few_step_adapter(folder)
+            config = _read_json(few / "adapter_config.json") if few is not None else None
+            if few is None or not isinstance(config, dict):
                 raise SonogenError(f"{folder} has no few-step adapter ({FEW_STEP_DIR}/)")
             unet_state = merge_adapter(unet_state, load_file(str(few / "adapter_model.safetensors")), config)
             scheduler_folder, sampling_folder = few, few

@@ -36,6 +36,7 @@ from sonogen.errors import SonogenError
 from sonogen.pipeline.lora import apply_lora
 from sonogen.pipeline.model_files import (
     FEW_STEP_DIR,
+    few_step_adapter,
     looks_like_path,
     read_sampling_defaults,
     read_spectrogram_params,
@@ -504,8 +505,8 @@ def use_few_step(pipe: SonogenPipeline, folder: Path) -> None:
     """
     from diffusers import LCMScheduler
 
-    few = folder / FEW_STEP_DIR
-    if not (few / "adapter_config.json").is_file() or not (few / "scheduler_config.json").is_file():
+    few = few_step_adapter(folder)
+    if few is None:
         raise SonogenError(f"{folder} has no few-step adapter ({FEW_STEP_DIR}/); one is trained with "
                            "`sonogen train --stage distill` and lora_rank in the config's distill_training")
     apply_lora(pipe, few)

@@ -34,6 +34,15 @@ SAMPLING_CONFIG = "sampling.json"
 #: Folder inside a checkpoint folder holding a few-step LoRA adapter of its UNet, with its
 #: own scheduler and ``sampling.json`` (``sonogen train --stage distill`` with ``lora_rank``).
 FEW_STEP_DIR = "few_step"
+#: What a few-step adapter folder must hold: the PEFT adapter and its sampler.
+FEW_STEP_FILES = ("adapter_config.json", "adapter_model.safetensors", "scheduler_config.json")
+
+
+def few_step_adapter(folder: Path) -> Path | None:
+    """``folder``'s few-step adapter folder (:data:`FEW_STEP_DIR`) when it holds
+    :data:`FEW_STEP_FILES`, else None."""
+    few = folder / FEW_STEP_DIR
+    return few if all((few / name).is_file() for name in FEW_STEP_FILES) else None
 
 
 #: Sampling settings for checkpoints that recommend none (Stable Diffusion's usual ones).
