@@ -97,6 +97,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--vae-ceiling", type=int, default=0, metavar="N",
                         help="also pass N rendered clips per style through the VAE (encode, decode, phase) and "
                              "label them: what a perfect UNet could reach through this VAE")
+    parser.add_argument("--scheduler", default=None,
+                        help="sample with this scheduler instead of the model's own, e.g. few-step (the model "
+                             "folder's few-step adapter and its sampling defaults)")
     parser.add_argument("--batch", type=int, default=8, help="clips per pipeline call")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--clips-out", type=int, default=4, help="short example clips to write (MP3)")
@@ -142,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     truth = [str(held["styles"][i]) for i in ref]
     seeds = [10_000 + k for k in range(len(prompts))]
     start = time.perf_counter()
-    pipe = load_pipeline(str(checkpoint), device="cpu")
+    pipe = load_pipeline(str(checkpoint), device="cpu", scheduler=args.scheduler)
     print(f"generating {len(prompts)} clips ({pipe.default_steps} steps, guidance {pipe.default_guidance})")
     images, waves, pixels = generate_set(pipe, prompts, seeds, args.batch, audio_pixels)
     gen_s = time.perf_counter() - start
@@ -211,7 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         written.append({"file": name, "prompt": prompts[j], "seed": seeds[j]})
 
     figures = {
-        "checkpoint": str(checkpoint), "styles": styles, "steps": pipe.default_steps, "guidance": pipe.default_guidance,
+        "checkpoint": str(checkpoint), "scheduler": args.scheduler or "default", "styles": styles,
+        "steps": pipe.default_steps, "guidance": pipe.default_guidance,
         "classifier_train_clips": len(tr), "classifier_test_clips": len(te), "classifier_real_top1": real_top1,
         "generated_clips": len(prompts), "generated_top1": top1, "generated_correct_per_style": per_style,
         "confusion": matrix.tolist(), "frechet": fd, "vae_ceiling_top1": ceiling, "feature_shift_sd": shifts,
