@@ -100,6 +100,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="fit and validate the classifiers, print the rendered baselines, generate nothing")
     parser.add_argument("--features-cache", type=Path, default=None, metavar="FILE",
                         help="keep the rendered clips' features in this .npz between runs")
+    parser.add_argument("--sets", nargs="+", choices=SET_NAMES, default=list(SET_NAMES),
+                        help="generate and score only these sets (all three)")
+    parser.add_argument("--literal", action="store_true",
+                        help="draw every prompt as written (a model's prompt reading off), as `generate --literal`")
     parser.add_argument("--out", type=Path, default=None, help="write the figures here as JSON")
     return parser.parse_args(argv)
 
@@ -288,20 +292,33 @@ def score_sets(sets: dict[str, list[dict[str, Any]]], clips: dict[str, list[np.n
     names = inst_clf.instruments
     figures: dict[str, Any] = {}
 
-    items = sets["unseen_words"]
-    pred = style_clf.predict(np.stack([pixel_features(p) for p in clips["unseen_words"]]))
+    if clips.get("unseen_words") is not None:
+        figures["unseen_words"] = _score_unseen(sets["unseen_words"], clips["unseen_words"], seeds, style_clf)
+    if clips.get("instruments") is not None:
+        figures["instruments"] = _score_instruments(sets["instruments"], clips["instruments"], seeds, inst_clf, names)
+    if clips.get("two_part") is not None:
+        figures["two_part"] = _score_two_part(sets["two_part"], clips["two_part"], seeds, style_clf, inst_clf, names)
+    return figures
+
+
+def _score_unseen(items: list[dict[str, Any]], pixels: list[np.ndarray], seeds: int, style_clf: Any) -> dict[str, Any]:
+    """The unseen-words figure: the style classifier's top-1 against each prompt's style."""
+    pred = style_clf.predict(np.stack([pixel_features(p) for p in pixels]))
     truth = [i["style"] for i in items for _ in range(seeds)]
     hits = [p == t for p, t in zip(pred, truth, strict=True)]
     per_style: dict[str, list[bool]] = {}
     for t, h in zip(truth, hits, strict=True):
         per_style.setdefault(t, []).append(h)
-    figures["unseen_words"] = {
+    return {
         "clips": len(hits), "top1": share(hits), "per_style": {s: share(v) for s, v in sorted(per_style.items())},
         "labels": pred,
     }
 
-    items = sets["instruments"]
-    det = inst_clf.detect(np.stack([instrument_features(p) for p in clips["instruments"]]))
+
+def _score_instruments(items: list[dict[str, Any]], pixels: list[np.ndarray], seeds: int, inst_clf: Any,
+                       names: Sequence[str]) -> dict[str, Any]:
+    """The instruments figure, and how often each named instrument turns up unasked."""
+    det = inst_clf.detect(np.stack([instrument_features(p) for p in pixels]))
     owner = [k for k in range(len(items)) for _ in range(seeds)]
     hit = np.array([found(det[j:j + 1], names, accepted(items[k]))[0] for j, k in enumerate(owner)])
     # how often each named instrument turns up in clips prompted for another one
@@ -313,21 +330,21 @@ def score_sets(sets: dict[str, list[dict[str, Any]]], clips: dict[str, list[np.n
     per_inst: dict[str, list[bool]] = {}
     for j, k in enumerate(owner):
         per_inst.setdefault(items[k]["instrument"], []).append(bool(hit[j]))
-    figures["instruments"] = {
+    return {
         "clips": len(hit), "found": share(hit), "found_when_not_asked": share(others) if others else None,
         "per_instrument": {n: share(v) for n, v in sorted(per_inst.items())},
     }
 
-    items = sets["two_part"]
-    pixels = clips["two_part"]
+
+def _score_two_part(items: list[dict[str, Any]], pixels: list[np.ndarray], seeds: int, style_clf: Any, inst_clf: Any,
+                    names: Sequence[str]) -> dict[str, Any]:
+    """The two-part figure: the style among the top labels and the instrument found."""
     top = top_styles(style_clf, np.stack([pixel_features(p) for p in pixels]), TWO_PART_TOP)
     det = inst_clf.detect(np.stack([instrument_features(p) for p in pixels]))
     owner = [k for k in range(len(items)) for _ in range(seeds)]
     s_ok = np.array([items[k]["style"] in top[j] for j, k in enumerate(owner)])
     i_ok = np.array([found(det[j:j + 1], names, accepted(items[k]))[0] for j, k in enumerate(owner)])
-    figures["two_part"] = {"clips": len(owner), "both": share(s_ok & i_ok), "style": share(s_ok),
-                           "instrument": share(i_ok)}
-    return figures
+    return {"clips": len(owner), "both": share(s_ok & i_ok), "style": share(s_ok), "instrument": share(i_ok)}
 
 
 def pct(value: float | None) -> str:
@@ -384,21 +401,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     if not args.classifiers_only:
         from sonogen.models import default_checkpoint_path
+        from sonogen.models.reading import read_prompt
         from sonogen.pipeline import load_pipeline
 
         checkpoint = args.checkpoint or default_checkpoint_path()
         if checkpoint is None:
             raise SystemExit("no --checkpoint given and no packaged default model (sonogen/models/default/)")
         pipe = load_pipeline(str(checkpoint), device="cpu")
-        total = sum(len(v) for v in sets.values()) * args.seeds
+        pipe.read_prompts = not args.literal
+        total = sum(len(sets[name]) for name in args.sets) * args.seeds
         print(f"\ngenerating {total} clips ({pipe.default_steps} steps, guidance {pipe.default_guidance})", flush=True)
         start = time.perf_counter()
         clips = {}
-        for name in SET_NAMES:
+        for name in args.sets:
             prompts = [i["prompt"] for i in sets[name] for _ in range(args.seeds)]
             seeds = [SEED_BASE + r for _ in sets[name] for r in range(args.seeds)]
             clips[name] = generate_pixels(pipe, prompts, seeds, args.batch)
-        figures.update(checkpoint=str(checkpoint), steps=pipe.default_steps, guidance=pipe.default_guidance,
+        figures["read_as"] = {name: {i["prompt"]: read_prompt(pipe.text_encoder, i["prompt"]) for i in sets[name]}
+                              for name in args.sets} if pipe.read_prompts else {}
+        figures.update(checkpoint=str(checkpoint), literal=args.literal, steps=pipe.default_steps,
+                       guidance=pipe.default_guidance,
                        generate_seconds=time.perf_counter() - start)
         figures["generated"] = score_sets(sets, clips, args.seeds, fitted)
 

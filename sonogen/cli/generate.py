@@ -49,6 +49,10 @@ def add_model_options(p: argparse.ArgumentParser, *, output_required: bool = Tru
     p.add_argument("--guidance", type=float, default=None,
                    help="classifier-free guidance (default: the model's sampling.json, else 7.0)")
     p.add_argument("--negative", default=None, metavar="TEXT", help="negative prompt")
+    p.add_argument("--literal", action="store_true",
+                   help="draw the prompt's words as written; by default a model that carries a prompt reading "
+                        "(the packaged one does) draws a prompt with words it has not learnt as its training "
+                        "caption nearest the prompt's meaning")
     p.add_argument("--image", default=None, metavar="PATH", help="also write the spectrogram image here")
 
 
@@ -121,10 +125,12 @@ def _check_outputs(args: argparse.Namespace) -> None:
 def _load(args: argparse.Namespace) -> Any:
     from sonogen.pipeline.loading import load_pipeline
 
-    return load_pipeline(
+    pipe = load_pipeline(
         args.checkpoint, device=args.device, dtype=torch_dtype(args.dtype), scheduler=args.scheduler, lora=args.lora,
         compile=bool(getattr(args, "compile", False)),
     )
+    pipe.read_prompts = not getattr(args, "literal", False)
+    return pipe
 
 
 def _load_input_audio(path: str) -> tuple[Any, int]:
@@ -170,13 +176,16 @@ def _tell_unknown_words(pipe: Any, prompt: str) -> None:
     """Name on stderr, once, the prompt's words the model has not learnt and nothing near them.
 
     Only models that record their captions' vocabulary (sentence-encoder models trained by
-    sonogen) can tell; for any other checkpoint this says nothing.
+    sonogen) can tell; for any other checkpoint this says nothing. When the pipeline reads
+    such a prompt as a training caption, the line says which one it draws.
     """
     import sys
 
+    from sonogen.models.reading import read_prompt
     from sonogen.models.vocabulary import unknown_words_message
 
-    message = unknown_words_message(pipe.text_encoder, prompt)
+    caption = read_prompt(pipe.text_encoder, prompt) if pipe.read_prompts else None
+    message = unknown_words_message(pipe.text_encoder, prompt, reads_as=caption)
     if message:
         print(message, file=sys.stderr, flush=True)
 
@@ -235,6 +244,7 @@ def _generate_lite(args: argparse.Namespace, folder: Path) -> int:
     from sonogen.lite.pipeline import LitePipeline
 
     pipe = LitePipeline.load(folder, few_step=args.scheduler == "few-step")
+    pipe.read_prompts = not args.literal
     _tell_unknown_words(pipe, args.prompt)
     steps = pipe.default_steps if args.steps is None else args.steps
     with tqdm(total=steps, leave=False, desc="denoise") as bar:

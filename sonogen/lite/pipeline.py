@@ -164,6 +164,9 @@ class LitePipeline(RecommendedSampling):
     spectrogram_params: SpectrogramParams
     sampling_defaults: dict[str, float]
     factors: tuple[int, int]  # pixels per latent cell (mel rows, time columns)
+    #: read a prompt with words the model has not learnt as its nearest training caption
+    #: (:mod:`sonogen.models.reading`), as the full pipeline does
+    read_prompts: bool = True
 
     @classmethod
     def load(cls, folder: Path, dtype: torch.dtype = torch.float32, few_step: bool = False) -> LitePipeline:
@@ -229,6 +232,10 @@ class LitePipeline(RecommendedSampling):
         layout = token_layout(self.tokenizer, self.text_encoder)
         count = max(chunks_needed(text, self.tokenizer, layout) for text in (prompt, negative))
         dtype = self.unet.dtype
+        if self.read_prompts:
+            from sonogen.models.reading import read_prompts
+
+            prompt = read_prompts(self.text_encoder, [prompt])[0]
         cond = encode_prompts([prompt], self.tokenizer, self.text_encoder, count, dtype=dtype)
         use_cfg = guidance > 1.0
         states = torch.cat([encode_prompts([negative], self.tokenizer, self.text_encoder, count, dtype=dtype),

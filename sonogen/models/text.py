@@ -34,6 +34,13 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 
 from sonogen.errors import SonogenError
+from sonogen.models.reading import (
+    READING_EMBEDDINGS,
+    READING_FILE,
+    read_reading,
+    reading_key,
+    write_reading,
+)
 from sonogen.models.sentence_source import (
     HIDDEN_SIZE,
     MAX_LENGTH,
@@ -270,16 +277,22 @@ class SentenceTextEncoder(KnowsVocabulary, ModelMixin, ConfigMixin):  # type: ig
 
     def save_pretrained(self, save_directory: str | os.PathLike[str], **_: Any) -> None:  # type: ignore[override]
         """Write ``config.json`` (where the weights are, not the weights) and, with a
-        vocabulary, ``vocabulary.json`` and its embeddings (``vocabulary.safetensors``)."""
+        vocabulary, ``vocabulary.json`` and its embeddings (``vocabulary.safetensors``);
+        with a prompt reading, ``reading.json`` and ``reading.safetensors``."""
         folder = Path(save_directory)
         folder.mkdir(parents=True, exist_ok=True)
         self.save_config(str(folder))
-        for stale in (folder / VOCABULARY_FILE, folder / EMBEDDINGS_FILE):
+        for stale in (folder / VOCABULARY_FILE, folder / EMBEDDINGS_FILE, folder / READING_FILE,
+                      folder / READING_EMBEDDINGS):
             stale.unlink(missing_ok=True)
         if self.vocabulary is not None:
             write_vocabulary(self.vocabulary, folder / VOCABULARY_FILE)
             write_embeddings(self.known_embeddings(), folder / EMBEDDINGS_FILE,
                              embeddings_key(self.config["sha256"], self.vocabulary))
+        if self.reading is not None:
+            write_reading(self.reading, folder / READING_FILE)
+            write_embeddings(self.reading_embeddings(), folder / READING_EMBEDDINGS,
+                             reading_key(self.config["sha256"], self.reading))
 
     @classmethod
     def from_pretrained(  # type: ignore[override]
@@ -307,3 +320,4 @@ def check_encoder_folder(folder: Path) -> None:
     config = read_encoder_config(folder)
     check_source(EncoderSource(config["package"], config["version"], config["archive"], config["sha256"]))
     read_vocabulary(folder / VOCABULARY_FILE)
+    read_reading(folder / READING_FILE)

@@ -118,7 +118,12 @@ def build_vocabulary(texts: Iterable[str], metadata: Iterable[dict[str, Any]] = 
 def dataset_vocabulary(dataset: str | Path, rows: Sequence[dict[str, Any]]) -> Vocabulary:
     """The vocabulary of a training set: the rows' captions, with the ``style`` and
     ``instruments`` fields that ``dataset/metadata.jsonl`` gives those rows (when it has them)."""
-    texts = [str(r["text"]) for r in rows]
+    return build_vocabulary([str(r["text"]) for r in rows], dataset_metadata(dataset, rows))
+
+
+def dataset_metadata(dataset: str | Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``dataset/metadata.jsonl`` rows of the training rows ``rows`` (by ``file_name``);
+    none when the file is missing."""
     used = {str(r["file_name"]) for r in rows}
     metadata: list[dict[str, Any]] = []
     meta = Path(dataset) / "metadata.jsonl"
@@ -130,7 +135,7 @@ def dataset_vocabulary(dataset: str | Path, rows: Sequence[dict[str, Any]]) -> V
                 continue  # read_dataset has reported malformed rows already
             if isinstance(row, dict) and str(row.get("file_name")) in used:
                 metadata.append(row)
-    return build_vocabulary(texts, metadata)
+    return metadata
 
 
 def write_vocabulary(vocabulary: Vocabulary, path: Path) -> None:
@@ -180,17 +185,18 @@ def write_embeddings(embeddings: dict[str, torch.Tensor], path: Path, key: str) 
     save_file(tensors, str(path), metadata={"key": key})
 
 
-def read_embeddings(path: Path, key: str) -> dict[str, torch.Tensor] | None:
-    """Embeddings saved at ``path`` for ``key`` (float32); None when missing, unreadable or made for another key."""
+def read_embeddings(path: Path, key: str, kinds: Sequence[str] = KINDS) -> dict[str, torch.Tensor] | None:
+    """Embeddings ``kinds`` saved at ``path`` for ``key`` (float32); None when missing,
+    unreadable or made for another key."""
     from safetensors import safe_open
 
     if not path.is_file():
         return None
     try:
         with safe_open(str(path), framework="pt") as handle:
-            if (handle.metadata() or {}).get("key") != key or set(handle.keys()) != set(KINDS):
+            if (handle.metadata() or {}).get("key") != key or set(handle.keys()) != set(kinds):
                 return None
-            return {kind: handle.get_tensor(kind).float() for kind in KINDS}
+            return {kind: handle.get_tensor(kind).float() for kind in kinds}
     except Exception:  # a damaged cache is only a cache: embed again
         return None
 
@@ -242,6 +248,9 @@ class KnowsVocabulary:
 
     vocabulary: Vocabulary | None = None
     _known: dict[str, torch.Tensor] | None = None
+    #: texts a prompt with unknown words is read against (:mod:`sonogen.models.reading`)
+    reading: Any = None
+    _reading_rows: dict[str, torch.Tensor] | None = None
 
     def embed(self, texts: list[str]) -> torch.Tensor:
         raise NotImplementedError
@@ -251,11 +260,40 @@ class KnowsVocabulary:
         self.vocabulary = vocabulary
         self._known = None
 
+    def set_reading(self, reading: Any) -> None:
+        """Read prompts with unknown words against ``reading`` (a
+        :class:`~sonogen.models.reading.Reading`; None: draw every prompt as written)."""
+        self.reading = reading
+        self._reading_rows = None
+
     def read_vocabulary_from(self, folder: Path, encoder_sha256: str) -> None:
-        """Take the vocabulary saved in ``folder`` and, where they fit, its saved embeddings."""
+        """Take the vocabulary and the prompt reading saved in ``folder`` and, where they
+        fit, their saved embeddings."""
+        from sonogen.models.reading import (
+            PARTS,
+            READING_EMBEDDINGS,
+            READING_FILE,
+            read_reading,
+            reading_key,
+        )
+
         self.set_vocabulary(read_vocabulary(folder / VOCABULARY_FILE))
         if self.vocabulary is not None:  # embeddings saved for other weights or words are made anew
             self._known = read_embeddings(folder / EMBEDDINGS_FILE, embeddings_key(encoder_sha256, self.vocabulary))
+        self.set_reading(read_reading(folder / READING_FILE))
+        if self.reading is not None:
+            self._reading_rows = read_embeddings(folder / READING_EMBEDDINGS, reading_key(encoder_sha256, self.reading),
+                                                 PARTS)
+
+    def reading_embeddings(self) -> dict[str, torch.Tensor]:
+        """Unit embeddings of the reading's ``captions`` and ``phrases`` (float32), computed once."""
+        from sonogen.models.reading import embed_reading
+
+        if self.reading is None:
+            return {}
+        if self._reading_rows is None:
+            self._reading_rows = embed_reading(self.reading, self.embed)
+        return self._reading_rows
 
     def known_embeddings(self) -> dict[str, torch.Tensor]:
         """Unit embeddings of the vocabulary's ``words``, ``styles`` and ``instruments``
@@ -267,13 +305,14 @@ class KnowsVocabulary:
         return self._known
 
 
-def unknown_words_message(text_encoder: Any, prompt: str) -> str | None:
+def unknown_words_message(text_encoder: Any, prompt: str, reads_as: str | None = None) -> str | None:
     """The line telling a user which words of ``prompt`` the model has not learnt, or None.
 
     None for a text encoder without a vocabulary (any CLIP checkpoint, or a sentence
     model saved without one) and for a prompt whose words are all known or near known
     ones. Otherwise it names those words and the known styles and instruments nearest the
-    prompt (or, without style and instrument metadata, the nearest known words).
+    prompt (or, without style and instrument metadata, the nearest known words); with
+    ``reads_as``, the training caption drawn instead (:mod:`sonogen.models.reading`).
     """
     vocabulary = getattr(text_encoder, "vocabulary", None)
     if not isinstance(vocabulary, Vocabulary) or not vocabulary.words:
@@ -282,8 +321,11 @@ def unknown_words_message(text_encoder: Any, prompt: str) -> str | None:
     words = unknown_words(prompt, vocabulary, text_encoder.embed, known["words"])
     if not words:
         return None
-    query = text_encoder.embed([" ".join(words_of(prompt))])[0]
     named = ", ".join(f'"{w}"' for w in words)
+    if reads_as:
+        return (f'sonogen: the model has not learnt {named}; it draws the caption nearest the prompt\'s meaning: '
+                f'"{reads_as}" (--literal draws the words as written)')
+    query = text_encoder.embed([" ".join(words_of(prompt))])[0]
     if vocabulary.styles or vocabulary.instruments:
         parts = [f"{kind} such as {', '.join(ranked(query, getattr(vocabulary, kind), known[kind], EXAMPLES))}"
                  for kind in ("styles", "instruments") if getattr(vocabulary, kind)]

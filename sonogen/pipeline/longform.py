@@ -133,7 +133,7 @@ def extend_audio(
         raise SonogenError(f"audio to extend is too short ({have:.3f} s)")
     chunks = pipe.chunks_for((prompt, negative_prompt or ""))
     cond = pipe.encode([prompt], chunks)
-    uncond = pipe.encode([negative_prompt or ""], chunks)
+    uncond = pipe.encode_negative([negative_prompt or ""], chunks)
     return _grow(
         pipe, source, target, lambda t: (cond, uncond), guidance_scale, seed, num_inference_steps, strength, fade_s, progress
     ), params.sample_rate
@@ -203,7 +203,7 @@ def generate_long(
     total = sum(s for _, s in plan)
     prompts = [p for p, _ in plan] + [negative_prompt or ""]
     chunks = pipe.chunks_for(prompts)
-    states = pipe.encode(prompts, chunks)
+    states = torch.cat([pipe.encode(prompts[:-1], chunks), pipe.encode_negative(prompts[-1:], chunks)])
     uncond = states[-1:]
     bounds = np.cumsum([s for _, s in plan])
 

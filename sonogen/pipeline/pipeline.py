@@ -93,6 +93,9 @@ class SonogenPipeline(RecommendedSampling, DiffusionPipeline, StableDiffusionLor
         self.spectrogram_params = SpectrogramParams()
         #: the checkpoint's recommended sampling settings (``sampling.json``; set by the loader)
         self.sampling_defaults: dict[str, float] = {}
+        #: draw a prompt with words the model has not learnt as the training caption nearest
+        #: its meaning, where the text encoder carries a reading (:mod:`sonogen.models.reading`)
+        self.read_prompts = True
         #: speed options (see :meth:`enable_speedups`)
         self.channels_last = False
         self.cache = False
@@ -157,9 +160,10 @@ class SonogenPipeline(RecommendedSampling, DiffusionPipeline, StableDiffusionLor
     def encode_negative(self, negatives: Sequence[str], num_chunks: int) -> torch.Tensor:
         """:meth:`encode` for negative prompts, each distinct text encoded once when caching."""
         if not self.cache:
-            return self.encode(negatives, num_chunks)
+            return self.encode_texts(negatives, num_chunks)
         rows = {
-            text: self._cached(self._text_cache, ("text", text, num_chunks), lambda t=text: self.encode([t], num_chunks))
+            text: self._cached(self._text_cache, ("text", text, num_chunks),
+                               lambda t=text: self.encode_texts([t], num_chunks))
             for text in dict.fromkeys(negatives)
         }
         return torch.cat([rows[text] for text in negatives])
@@ -301,7 +305,16 @@ class SonogenPipeline(RecommendedSampling, DiffusionPipeline, StableDiffusionLor
         return max(chunks_needed(text, self.tokenizer, layout) for text in texts)
 
     def encode(self, prompts: Sequence[str], num_chunks: int | None = None) -> torch.Tensor:
-        """Text states ``(len(prompts), num_chunks * 77, hidden)`` in the UNet's dtype."""
+        """Text states ``(len(prompts), num_chunks * 77, hidden)`` in the UNet's dtype, each
+        prompt first read as the model reads it (:attr:`read_prompts`)."""
+        if self.read_prompts:
+            from sonogen.models.reading import read_prompts
+
+            prompts = read_prompts(self.text_encoder, prompts)
+        return self.encode_texts(prompts, num_chunks)
+
+    def encode_texts(self, prompts: Sequence[str], num_chunks: int | None = None) -> torch.Tensor:
+        """:meth:`encode` of the texts as written (negative prompts are never read)."""
         return encode_prompts(
             prompts, self.tokenizer, self.text_encoder, num_chunks, device=self.device, dtype=self.unet.dtype
         )
@@ -346,7 +359,7 @@ class SonogenPipeline(RecommendedSampling, DiffusionPipeline, StableDiffusionLor
             )
         texts = interpolation_texts(start, end)
         count = num_chunks or self.chunks_for(texts)
-        states = self.encode(texts, count)
+        states = torch.cat([self.encode(texts[:2], count), self.encode_texts(texts[2:], count)])
         noises = self.noise([start.seed, end.seed], width)
         return Prepared(
             cond=lerp(states[0:1], states[1:2], alpha),  # type: ignore[arg-type]

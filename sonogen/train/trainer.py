@@ -584,13 +584,17 @@ def _scratch_parts(cfg: TrainConfig, model_cfg: dict[str, dict[str, Any]], data:
     the text encoder with its tokenizer. Type ``clip``: a new CLIPTextModel on a tokenizer
     learnt on the captions once and kept in ``OUT/tokenizer``; type ``sentence``: the frozen
     packaged encoder and its own tokenizer, with the captions' vocabulary (words, styles,
-    instruments) recorded for ``sonogen generate``'s unknown-words notice."""
+    instruments) recorded for ``sonogen generate``'s unknown-words notice and the captions
+    with the packaged style phrases for reading prompts (:mod:`sonogen.models.reading`)."""
     te_cfg = model_cfg["text_encoder"]
     if te_cfg.get("type", "clip") == "sentence":
+        from sonogen.models.reading import dataset_reading
         from sonogen.models.vocabulary import dataset_vocabulary
 
         text_encoder, tokenizer = build_sentence_parts(te_cfg)
         text_encoder.set_vocabulary(dataset_vocabulary(cfg.dataset, data.rows))
+        text_encoder.set_reading(dataset_reading(cfg.dataset, data.rows, tokenizer,
+                                                 int(text_encoder.config["max_position_embeddings"])))
         # the captions come back every epoch: each is encoded once
         text_encoder.cache_states(entries=max(2048, len(data.rows) + 1))
     else:
