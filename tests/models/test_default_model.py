@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from sonogen.models import DEFAULT_CONFIG_PATH, DEFAULT_MODEL_DIR, default_checkpoint_path
 
@@ -190,3 +191,45 @@ def test_caption_neighbours_votes_among_the_nearest() -> None:
     prompts = torch.nn.functional.normalize(torch.tensor([[1.0, 0.02], [0.1, 1.0]]), dim=1)
     assert module.neighbour_styles(prompts, captions, styles, 3) == [("rock", "jazz"), ("techno", "jazz")]
     assert module.neighbour_styles(prompts, captions, styles, 1) == [("rock", "rock"), ("techno", "techno")]
+
+
+def test_packaged_model_reads_scene_prompts_as_its_captions() -> None:
+    """The shipped reading holds every training caption's style and the packaged phrases,
+    with embeddings made for these texts and weights; a scene in words no caption uses is
+    drawn as a caption of the style it evokes."""
+    from sonogen.models.reading import read_prompt, style_phrases
+    from sonogen.pipeline import load_pipeline
+
+    encoder = load_pipeline(None, device="cpu").text_encoder
+    reading = encoder.reading
+    assert reading is not None and len(set(reading.caption_styles)) == 44
+    phrases = style_phrases()
+    assert list(reading.phrases) == [t for s in phrases for t in phrases[s]]
+    assert encoder._reading_rows is not None  # read from reading.safetensors, not made at load
+    again = encoder.embed(list(reading.captions[:3]))
+    assert torch.allclose(encoder._reading_rows["captions"][:3], again, atol=2e-3)
+    style_of = dict(zip(reading.captions, reading.caption_styles, strict=True))
+    for prompt, style in (("yodelling at an alpine beer festival", "polka"),
+                          ("a spaceship console beeping in an eight-bit arcade", "chiptune")):
+        caption = read_prompt(encoder, prompt)
+        assert caption is not None and style_of[caption] == style, (prompt, caption)
+    assert read_prompt(encoder, "a fast drum beat, drums only") is None  # its words are the captions' own
+
+
+def test_generate_says_what_it_draws_and_literal_draws_the_words(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from sonogen.cli import main
+
+    out = tmp_path / "a.wav"
+    prompt = "yodelling at an alpine beer festival"
+    for literal in (False, True):
+        image = tmp_path / f"{literal}.png"
+        extra = ["--literal"] if literal else []
+        assert main(["generate", prompt, "-o", str(out), "--image", str(image), "--steps", "1", *extra]) == 0
+        notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("sonogen:")]
+        assert len(notes) == 1 and '"yodelling"' in notes[0], notes
+        assert ("draws the caption nearest" in notes[0]) != literal and ("it knows styles" in notes[0]) == literal
+    from PIL import Image
+
+    read, literal_image = (np.asarray(Image.open(tmp_path / f"{flag}.png")) for flag in (False, True))
+    assert read.shape == literal_image.shape and not np.array_equal(read, literal_image)

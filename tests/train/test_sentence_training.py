@@ -124,8 +124,13 @@ def test_from_scratch_with_a_frozen_sentence_encoder(packaged: EncoderSource, da
     assert index["tokenizer"][1].startswith("BertTokenizer")
     assert json.loads((out / "unet" / "config.json").read_text())["cross_attention_dim"] == 384
     assert sorted(p.name for p in (out / "text_encoder").iterdir()) == [
-        "config.json", "vocabulary.json", "vocabulary.safetensors"]
+        "config.json", "reading.json", "reading.safetensors", "vocabulary.json", "vocabulary.safetensors"]
     vocabulary = json.loads((out / "text_encoder" / "vocabulary.json").read_text())
+    reading = json.loads((out / "text_encoder" / "reading.json").read_text())
+    # the captions with their styles, and the packaged phrases of those styles only
+    assert {c["style"] for c in reading["captions"]} == {p["style"] for p in reading["phrases"]} == set(
+        vocabulary["styles"])
+    assert len(reading["phrases"]) == 60 * len(vocabulary["styles"])
     assert {"jazz", "swing", "distorted", "stabs", "brass", "slap"} <= set(vocabulary["words"])
     assert set(vocabulary["styles"]) == {"jazz swing", "solo piano", "rock", "funk"}
     assert "acoustic grand piano" in vocabulary["instruments"]
@@ -139,8 +144,9 @@ def test_from_scratch_with_a_frozen_sentence_encoder(packaged: EncoderSource, da
     assert main(["train", "--output", str(out), "--config", str(sentence_config(tmp_path)), "--stage", "export",
                  "--export", str(export), *common]) == 0
     assert sorted(p.name for p in (export / "text_encoder").iterdir()) == [
-        "config.json", "vocabulary.json", "vocabulary.safetensors"]
-    assert load_pipeline(str(export), device="cpu").text_encoder.vocabulary == pipe.text_encoder.vocabulary
+        "config.json", "reading.json", "reading.safetensors", "vocabulary.json", "vocabulary.safetensors"]
+    exported = load_pipeline(str(export), device="cpu").text_encoder
+    assert exported.vocabulary == pipe.text_encoder.vocabulary and exported.reading == pipe.text_encoder.reading
 
     # fine-tuning the model keeps its encoder frozen, and asking to train it is refused
     tuned = tmp_path / "tuned"
