@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -91,3 +95,16 @@ def music() -> np.ndarray:
     from sonogen.audio.demo import demo_clip
 
     return demo_clip(seed=1, seconds=1.28)
+
+
+@pytest.fixture(scope="module")
+def tiny_source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The tiny random sentence encoder of :mod:`sonogen.models.tiny_text`, installed as a
+    distribution in a folder on ``sys.path`` for one test module; yields its ``EncoderSource``."""
+    from sonogen.models.tiny_text import install_tiny_encoder
+
+    root = tmp_path_factory.mktemp("site")
+    source = install_tiny_encoder(root)
+    sys.path.insert(0, str(root))
+    yield source
+    sys.path.remove(str(root))

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,7 @@ from sonogen.models.reading import (
     write_reading,
 )
 from sonogen.models.text import EncoderSource
-from sonogen.models.tiny_text import install_tiny_encoder, tiny_sentence_components
+from sonogen.models.tiny_text import tiny_sentence_components
 from sonogen.models.vocabulary import (
     KnowsVocabulary,
     build_vocabulary,
@@ -138,15 +136,6 @@ def test_packaged_phrases_cover_every_corpus_style_and_name_no_other() -> None:
 # ------------------------------------------------------------------ in the pipelines
 
 PARAMS = SpectrogramParams(num_frequencies=64)
-
-
-@pytest.fixture(scope="module")
-def tiny_source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EncoderSource]:
-    root = tmp_path_factory.mktemp("site")
-    source = install_tiny_encoder(root)
-    sys.path.insert(0, str(root))
-    yield source
-    sys.path.remove(str(root))
 
 
 def _pipeline(source: EncoderSource) -> Any:

@@ -13,7 +13,6 @@ import json
 import os
 import sys
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,6 @@ from sonogen.errors import SonogenError
 from sonogen.models.text import PACKAGED, EncoderSource, SentenceTextEncoder, packaged_tokenizer
 from sonogen.models.tiny_text import (
     install_distribution,
-    install_tiny_encoder,
     tiny_sentence_components,
 )
 from sonogen.models.vocabulary import (
@@ -66,16 +64,6 @@ real_encoder = pytest.mark.skipif(
 @pytest.fixture(scope="module", autouse=True)
 def _threads() -> None:
     torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="module")
-def tiny_source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EncoderSource]:
-    """The tiny encoder, installed in a folder on ``sys.path`` for this module's tests."""
-    root = tmp_path_factory.mktemp("site")
-    source = install_tiny_encoder(root)
-    sys.path.insert(0, str(root))
-    yield source
-    sys.path.remove(str(root))
 
 
 @pytest.fixture(scope="module")

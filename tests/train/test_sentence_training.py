@@ -9,8 +9,6 @@ need no SoundFont either.
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,17 +24,6 @@ CAPTIONS = [("an upbeat jazz swing tune with piano and drums", "jazz swing", ["A
             ("a calm solo piano piece", "solo piano", ["Acoustic Grand Piano"]),
             ("a fast rock song with distorted guitar", "rock", ["Distortion Guitar"]),
             ("funky slap bass with brass stabs", "funk", ["Slap Bass 1", "Brass Section"])]
-
-
-@pytest.fixture(scope="module")
-def tiny_source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EncoderSource]:
-    from sonogen.models.tiny_text import install_tiny_encoder
-
-    root = tmp_path_factory.mktemp("site")
-    source = install_tiny_encoder(root)
-    sys.path.insert(0, str(root))
-    yield source
-    sys.path.remove(str(root))
 
 
 @pytest.fixture
