@@ -401,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     if not args.classifiers_only:
         from sonogen.models import default_checkpoint_path
-        from sonogen.models.reading import read_prompt
+        from sonogen.models.vocabulary import read_prompt
         from sonogen.pipeline import load_pipeline
 
         checkpoint = args.checkpoint or default_checkpoint_path()

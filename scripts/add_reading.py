@@ -24,12 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     from sonogen.models.reading import (
         READING_EMBEDDINGS,
         READING_FILE,
-        dataset_reading,
         reading_key,
         write_reading,
     )
     from sonogen.models.text import SentenceTextEncoder, packaged_tokenizer
-    from sonogen.models.vocabulary import write_embeddings
+    from sonogen.models.vocabulary import dataset_reading, write_embeddings
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True, help="model folder with a sentence text encoder")

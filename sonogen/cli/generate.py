@@ -181,8 +181,7 @@ def _tell_unknown_words(pipe: Any, prompt: str) -> None:
     """
     import sys
 
-    from sonogen.models.reading import read_prompt
-    from sonogen.models.vocabulary import unknown_words_message
+    from sonogen.models.vocabulary import read_prompt, unknown_words_message
 
     caption = read_prompt(pipe.text_encoder, prompt) if pipe.read_prompts else None
     message = unknown_words_message(pipe.text_encoder, prompt, reads_as=caption)

@@ -233,7 +233,7 @@ class LitePipeline(RecommendedSampling):
         count = max(chunks_needed(text, self.tokenizer, layout) for text in (prompt, negative))
         dtype = self.unet.dtype
         if self.read_prompts:
-            from sonogen.models.reading import read_prompts
+            from sonogen.models.vocabulary import read_prompts
 
             prompt = read_prompts(self.text_encoder, [prompt])[0]
         cond = encode_prompts([prompt], self.tokenizer, self.text_encoder, count, dtype=dtype)

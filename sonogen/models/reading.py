@@ -1,8 +1,8 @@
 """Reading a prompt the model cannot follow as the training caption nearest its meaning.
 
 A small UNet conditioned on a frozen sentence encoder draws its training captions well,
-but a prompt in other words (a scene, a place, an era, a nickname: "a limbo contest at a
-beach bar") lands between captions, where the UNet has learnt little, and comes out as
+but a prompt in other words (a scene, a place, an era, a nickname: "bongos on a havana
+street") lands between captions, where the UNet has learnt little, and comes out as
 some generic clip. The sentence encoder still places such a prompt near texts that share
 its meaning. Reading uses that: when a prompt holds words the model has not learnt
 (:func:`sonogen.models.vocabulary.unknown_words`), it
@@ -14,6 +14,9 @@ its meaning. Reading uses that: when a prompt holds words the model has not lear
 2. takes that style's training caption nearest the prompt (so a named instrument or mood
    survives when a caption of the style has it);
 3. has the model draw that caption instead of the prompt's words.
+
+This module holds the data and the vote; :func:`sonogen.models.vocabulary.read_prompt`
+applies them to a text encoder (it needs the vocabulary's unknown-words test).
 
 A prompt whose words the model knows, a weighted prompt (``(word:1.5)``) and a negative
 prompt are drawn as written; so is every prompt of a model without reading data (any
@@ -48,7 +51,8 @@ STYLE_PHRASES = "style_phrases.json"
 #: The two lists of :class:`Reading` that have embeddings.
 PARTS = ("captions", "phrases")
 
-_WEIGHTED = re.compile(r"\([^():]+:\s*[-+]?(?:\d+\.?\d*|\.\d+)\s*\)")
+#: A prompt with weights (``(word:1.5)``): the user chose its words; never read.
+WEIGHTED = re.compile(r"\([^():]+:\s*[-+]?(?:\d+\.?\d*|\.\d+)\s*\)")
 
 
 @dataclass(frozen=True)
@@ -94,19 +98,6 @@ def style_phrases(path: Path | None = None) -> dict[str, list[str]]:
     if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
         raise SonogenError(f"{file} must map each style to a list of phrases")
     return {str(k): [str(t) for t in v] for k, v in data.items()}
-
-
-def dataset_reading(dataset: str | Path, rows: Sequence[dict[str, Any]], tokenizer: Any,
-                    max_length: int) -> Reading:
-    """The reading of a training set: its captions with the styles ``dataset/metadata.jsonl``
-    gives them, those that fit one ``max_length``-token window of ``tokenizer`` (a Hugging
-    Face tokenizer), and the packaged :func:`style_phrases` of their styles."""
-    from sonogen.models.vocabulary import dataset_metadata
-
-    def fits(text: str) -> bool:
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"]) <= max_length - 2
-
-    return build_reading(dataset_metadata(dataset, rows), style_phrases(), fits)
 
 
 def write_reading(reading: Reading, path: Path) -> None:
@@ -174,33 +165,3 @@ def nearest_of_style(query: torch.Tensor, captions: torch.Tensor, styles: Sequen
     rows = [i for i, s in enumerate(styles) if s == style]
     similarity = captions[rows].float() @ query.float()
     return rows[int(similarity.argmax())]
-
-
-def read_prompt(text_encoder: Any, prompt: str) -> str | None:
-    """The training caption the model draws for ``prompt``, or None to draw it as written.
-
-    None for an encoder without reading data or vocabulary, for a weighted prompt and for
-    a prompt without words the model has not learnt (see the module's description).
-    """
-    reading = getattr(text_encoder, "reading", None)
-    vocabulary = getattr(text_encoder, "vocabulary", None)
-    if not isinstance(reading, Reading) or vocabulary is None or not prompt.strip() or _WEIGHTED.search(prompt):
-        return None
-    from sonogen.models.vocabulary import unknown_words
-
-    if not unknown_words(prompt, vocabulary, text_encoder.embed, text_encoder.known_embeddings()["words"]):
-        return None
-    rows = text_encoder.reading_embeddings()
-    query = text_encoder.embed([prompt])[0]
-    bank = torch.cat([rows["captions"], rows["phrases"]])
-    style = style_vote(query, bank, [*reading.caption_styles, *reading.phrase_styles], reading.neighbours)
-    return reading.captions[nearest_of_style(query, rows["captions"], reading.caption_styles, style)]
-
-
-def read_prompts(text_encoder: Any, prompts: Sequence[str]) -> list[str]:
-    """Each prompt, or the caption :func:`read_prompt` reads it as."""
-    out = []
-    for prompt in prompts:
-        caption = read_prompt(text_encoder, prompt)
-        out.append(prompt if caption is None else caption)
-    return out

@@ -333,3 +333,46 @@ def unknown_words_message(text_encoder: Any, prompt: str, reads_as: str | None =
     else:
         knows = "words such as " + ", ".join(ranked(query, vocabulary.words, known["words"], EXAMPLES * 2))
     return f"sonogen: the model has not learnt {named}; it knows {knows}"
+
+
+def dataset_reading(dataset: str | Path, rows: Sequence[dict[str, Any]], tokenizer: Any, max_length: int) -> Any:
+    """The reading of a training set: its captions with the styles ``dataset/metadata.jsonl``
+    gives them, those that fit one ``max_length``-token window of ``tokenizer`` (a Hugging
+    Face tokenizer), and the packaged :func:`style_phrases` of their styles."""
+    from sonogen.models.reading import build_reading, style_phrases
+
+    def fits(text: str) -> bool:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"]) <= max_length - 2
+
+    return build_reading(dataset_metadata(dataset, rows), style_phrases(), fits)
+
+
+def read_prompt(text_encoder: Any, prompt: str) -> str | None:
+    """The training caption the model draws for ``prompt``, or None to draw it as written.
+
+    None for an encoder without reading data or vocabulary, for a weighted prompt and for
+    a prompt without words the model has not learnt (:mod:`sonogen.models.reading` says how
+    the caption is chosen).
+    """
+    from sonogen.models.reading import WEIGHTED, Reading, nearest_of_style, style_vote
+
+    reading = getattr(text_encoder, "reading", None)
+    vocabulary = getattr(text_encoder, "vocabulary", None)
+    if not isinstance(reading, Reading) or vocabulary is None or not prompt.strip() or WEIGHTED.search(prompt):
+        return None
+    if not unknown_words(prompt, vocabulary, text_encoder.embed, text_encoder.known_embeddings()["words"]):
+        return None
+    rows = text_encoder.reading_embeddings()
+    query = text_encoder.embed([prompt])[0]
+    bank = torch.cat([rows["captions"], rows["phrases"]])
+    style = style_vote(query, bank, [*reading.caption_styles, *reading.phrase_styles], reading.neighbours)
+    return reading.captions[nearest_of_style(query, rows["captions"], reading.caption_styles, style)]
+
+
+def read_prompts(text_encoder: Any, prompts: Sequence[str]) -> list[str]:
+    """Each prompt, or the caption :func:`read_prompt` reads it as."""
+    out = []
+    for prompt in prompts:
+        caption = read_prompt(text_encoder, prompt)
+        out.append(prompt if caption is None else caption)
+    return out

@@ -308,7 +308,7 @@ class SonogenPipeline(RecommendedSampling, DiffusionPipeline, StableDiffusionLor
         """Text states ``(len(prompts), num_chunks * 77, hidden)`` in the UNet's dtype, each
         prompt first read as the model reads it (:attr:`read_prompts`)."""
         if self.read_prompts:
-            from sonogen.models.reading import read_prompts
+            from sonogen.models.vocabulary import read_prompts
 
             prompts = read_prompts(self.text_encoder, prompts)
         return self.encode_texts(prompts, num_chunks)

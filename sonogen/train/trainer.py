@@ -588,8 +588,7 @@ def _scratch_parts(cfg: TrainConfig, model_cfg: dict[str, dict[str, Any]], data:
     with the packaged style phrases for reading prompts (:mod:`sonogen.models.reading`)."""
     te_cfg = model_cfg["text_encoder"]
     if te_cfg.get("type", "clip") == "sentence":
-        from sonogen.models.reading import dataset_reading
-        from sonogen.models.vocabulary import dataset_vocabulary
+        from sonogen.models.vocabulary import dataset_reading, dataset_vocabulary
 
         text_encoder, tokenizer = build_sentence_parts(te_cfg)
         text_encoder.set_vocabulary(dataset_vocabulary(cfg.dataset, data.rows))

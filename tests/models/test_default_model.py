@@ -197,7 +197,8 @@ def test_packaged_model_reads_scene_prompts_as_its_captions() -> None:
     """The shipped reading holds every training caption's style and the packaged phrases,
     with embeddings made for these texts and weights; a scene in words no caption uses is
     drawn as a caption of the style it evokes."""
-    from sonogen.models.reading import read_prompt, style_phrases
+    from sonogen.models.reading import style_phrases
+    from sonogen.models.vocabulary import read_prompt
     from sonogen.pipeline import load_pipeline
 
     encoder = load_pipeline(None, device="cpu").text_encoder

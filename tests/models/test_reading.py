@@ -15,8 +15,6 @@ from sonogen.models.reading import (
     Reading,
     build_reading,
     nearest_of_style,
-    read_prompt,
-    read_prompts,
     read_reading,
     reading_key,
     style_phrases,
@@ -29,6 +27,8 @@ from sonogen.models.vocabulary import (
     KnowsVocabulary,
     build_vocabulary,
     read_embeddings,
+    read_prompt,
+    read_prompts,
     write_embeddings,
 )
 from sonogen.spectrogram.params import SpectrogramParams
