@@ -36,6 +36,8 @@ import torch
 
 from sonogen.errors import SonogenError
 
+#: Prompts whose reading a text encoder keeps (:func:`read_prompt`).
+READS_KEPT = 256
 #: Where a sentence encoder keeps the vocabulary, inside its part folder.
 VOCABULARY_FILE = "vocabulary.json"
 #: Beside it: the unit embeddings of its words, styles and instruments (float16), made
@@ -251,6 +253,9 @@ class KnowsVocabulary:
     #: texts a prompt with unknown words is read against (:mod:`sonogen.models.reading`)
     reading: Any = None
     _reading_rows: dict[str, torch.Tensor] | None = None
+    #: prompts already read (:func:`read_prompt`) and their captions: a streamed morph or a
+    #: generate call with its notice reads the same prompt again and again
+    _reads: dict[str, str | None] | None = None
 
     def embed(self, texts: list[str]) -> torch.Tensor:
         raise NotImplementedError
@@ -259,12 +264,14 @@ class KnowsVocabulary:
         """Record what the training captions said (None: nothing); its embeddings are made when needed."""
         self.vocabulary = vocabulary
         self._known = None
+        self._reads = None
 
     def set_reading(self, reading: Any) -> None:
         """Read prompts with unknown words against ``reading`` (a
         :class:`~sonogen.models.reading.Reading`; None: draw every prompt as written)."""
         self.reading = reading
         self._reading_rows = None
+        self._reads = None
 
     def read_vocabulary_from(self, folder: Path, encoder_sha256: str) -> None:
         """Take the vocabulary and the prompt reading saved in ``folder`` and, where they
@@ -354,12 +361,25 @@ def read_prompt(text_encoder: Any, prompt: str) -> str | None:
     a prompt without words the model has not learnt (:mod:`sonogen.models.reading` says how
     the caption is chosen).
     """
-    from sonogen.models.reading import WEIGHTED, Reading, nearest_of_style, style_vote
+    from sonogen.models.reading import WEIGHTED, Reading
 
     reading = getattr(text_encoder, "reading", None)
     vocabulary = getattr(text_encoder, "vocabulary", None)
     if not isinstance(reading, Reading) or vocabulary is None or not prompt.strip() or WEIGHTED.search(prompt):
         return None
+    reads = text_encoder._reads if isinstance(text_encoder._reads, dict) else {}
+    if prompt not in reads:
+        if len(reads) >= READS_KEPT:
+            reads.pop(next(iter(reads)))
+        reads[prompt] = _read_anew(text_encoder, reading, vocabulary, prompt)
+        text_encoder._reads = reads
+    return reads[prompt]
+
+
+def _read_anew(text_encoder: Any, reading: Any, vocabulary: Vocabulary, prompt: str) -> str | None:
+    """:func:`read_prompt` without its cache."""
+    from sonogen.models.reading import nearest_of_style, style_vote
+
     if not unknown_words(prompt, vocabulary, text_encoder.embed, text_encoder.known_embeddings()["words"]):
         return None
     rows = text_encoder.reading_embeddings()

@@ -181,3 +181,14 @@ def test_pipeline_reads_prompts_not_negatives_and_saves_the_reading(tiny_source:
     kwargs: dict[str, Any] = {"seed": 3, "num_inference_steps": 1, "width": 64, "height": 64, "progress": False}
     read = loaded(odd, **kwargs).images[0]
     assert np.array_equal(np.asarray(read), np.asarray(loaded(caption, **kwargs).images[0]))
+
+
+def test_a_prompt_is_read_once_until_the_reading_changes() -> None:
+    encoder = _toy()
+    calls: list[list[str]] = []
+    encoder.embed = lambda texts: calls.append(texts) or _toy_embed(texts)  # type: ignore[method-assign]
+    assert read_prompt(encoder, "beer tent") == "polka accordion"
+    made = len(calls)
+    assert made > 0 and read_prompt(encoder, "beer tent") == "polka accordion" and len(calls) == made
+    encoder.set_reading(build_reading(ROWS[:4], {"rock": ["beer tent"]}, neighbours=1))  # beer tents rock now
+    assert read_prompt(encoder, "beer tent") in ("loud rock guitar", "rock") and len(calls) > made
