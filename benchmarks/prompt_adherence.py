@@ -70,7 +70,16 @@ from judge import (  # noqa: E402  (the benchmarks' shared features, classifiers
     pixel_features,
     top_styles,
 )
-from prompt_sets import PROMPT_SETS_PATH, SET_NAMES, check, load_prompt_sets  # noqa: E402
+from prompt_sets import (  # noqa: E402
+    PROMPT_SETS_PATH,
+    SET_NAMES,
+    check,
+    content_words,
+    known_words,
+    load_prompt_sets,
+    unseen_words,
+    word_pieces,
+)
 
 #: An instrument is reliable on rendered clips at this recall or more ...
 MIN_RECALL = 0.8
@@ -104,11 +113,38 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="generate and score only these sets (all three)")
     parser.add_argument("--literal", action="store_true",
                         help="draw every prompt as written (a model's prompt reading off), as `generate --literal`")
+    parser.add_argument("--leave-out-own-words", action="store_true",
+                        help="read each prompt without the reading's phrases that contain one of the prompt's "
+                             "unseen words: how far the reading carries words its phrases do not hold")
     parser.add_argument("--out", type=Path, default=None, help="write the figures here as JSON")
     return parser.parse_args(argv)
 
 
 # --------------------------------------------------------------------------- data
+def read_without_own_words(text_encoder: Any, prompt: str) -> str | None:
+    """The caption ``prompt`` is read as when the reading's phrases that hold one of the
+    prompt's unseen words (or an unknown piece of one) are left out of the vote; None when
+    the model draws the prompt as written.
+
+    The phrases were written without the prompt sets, but many share their everyday words;
+    leaving those out measures what the sentence encoder carries on its own."""
+    from sonogen.models.reading import nearest_of_style, style_vote
+    from sonogen.models.vocabulary import read_prompt
+
+    if read_prompt(text_encoder, prompt) is None:
+        return None
+    reading = text_encoder.reading
+    own = {p for w in unseen_words(prompt) for p in word_pieces(w, known_words())}
+    keep = [i for i, phrase in enumerate(reading.phrases)
+            if not own & {p for w in content_words(phrase) for p in word_pieces(w, frozenset())}]
+    rows = text_encoder.reading_embeddings()
+    query = text_encoder.embed([prompt])[0]
+    bank = torch.cat([rows["captions"], rows["phrases"][keep]])
+    styles = [*reading.caption_styles, *(reading.phrase_styles[i] for i in keep)]
+    style = style_vote(query, bank, styles, reading.neighbours)
+    return reading.captions[nearest_of_style(query, rows["captions"], reading.caption_styles, style)]
+
+
 def load_pooled(folders: Sequence[Path]) -> dict[str, Any]:
     """Held-out folders pooled: ``images`` uint8 ``(N, bands, frames)``, ``styles``, ``rows``
     and ``files`` (each clip's image path, a cache key)."""
@@ -409,17 +445,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise SystemExit("no --checkpoint given and no packaged default model (sonogen/models/default/)")
         pipe = load_pipeline(str(checkpoint), device="cpu")
         pipe.read_prompts = not args.literal
+        read_as: dict[str, dict[str, str | None]] = {}
+        if pipe.read_prompts:
+            reader = read_without_own_words if args.leave_out_own_words else read_prompt
+            read_as = {name: {i["prompt"]: reader(pipe.text_encoder, i["prompt"]) for i in sets[name]}
+                       for name in args.sets}
+            pipe.read_prompts = False  # the prompts below are already read
         total = sum(len(sets[name]) for name in args.sets) * args.seeds
         print(f"\ngenerating {total} clips ({pipe.default_steps} steps, guidance {pipe.default_guidance})", flush=True)
         start = time.perf_counter()
         clips = {}
         for name in args.sets:
-            prompts = [i["prompt"] for i in sets[name] for _ in range(args.seeds)]
+            prompts = [read_as.get(name, {}).get(i["prompt"]) or i["prompt"] for i in sets[name]
+                       for _ in range(args.seeds)]
             seeds = [SEED_BASE + r for _ in sets[name] for r in range(args.seeds)]
             clips[name] = generate_pixels(pipe, prompts, seeds, args.batch)
-        figures["read_as"] = {name: {i["prompt"]: read_prompt(pipe.text_encoder, i["prompt"]) for i in sets[name]}
-                              for name in args.sets} if pipe.read_prompts else {}
+        figures["read_as"] = read_as
         figures.update(checkpoint=str(checkpoint), literal=args.literal, steps=pipe.default_steps,
+                       leave_out_own_words=args.leave_out_own_words,
                        guidance=pipe.default_guidance,
                        generate_seconds=time.perf_counter() - start)
         figures["generated"] = score_sets(sets, clips, args.seeds, fitted)

@@ -90,6 +90,12 @@ def is_unseen(word: str, known: frozenset[str]) -> bool:
     return not pieces or any(p not in known for p in pieces)
 
 
+def word_pieces(word: str, known: frozenset[str]) -> set[str]:
+    """``word`` and those of its pieces (split at ``&'/.#-``) that are neither in ``known``
+    nor :data:`STOPWORDS`: ``word_pieces("hitsville-era", known)`` holds "hitsville" too."""
+    return {word} | {p for p in re.split(r"[&'/.#-]", word) if p and p not in STOPWORDS and p not in known}
+
+
 def unseen_words(prompt: str) -> list[str]:
     """The content words of ``prompt`` that no caption contains."""
     known = known_words()

@@ -78,6 +78,9 @@ def map_jobs(
 
 #: ``--dtype`` names.
 DTYPES = ("float16", "bfloat16", "float32")
+#: Sampler names the pipeline loaders accept (None/"default": the checkpoint's own;
+#: "few-step": the folder's few-step adapter with its own steps and guidance).
+SCHEDULERS = ("default", "pndm", "dpm", "ddim", "few-step")
 
 
 def torch_dtype(name: str | None) -> Any:

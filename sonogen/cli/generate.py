@@ -21,7 +21,7 @@ from sonogen.argtypes import (
 from sonogen.cli.batch import run_batch
 from sonogen.cli.common import add_speed_options, check_image_path, save_image_atomic
 from sonogen.errors import SonogenError
-from sonogen.utils import torch_dtype
+from sonogen.utils import SCHEDULERS, torch_dtype
 
 # `sonogen` imports this module while parsing its arguments, so the audio, spectrogram and
 # pipeline modules (numpy, torch, diffusers) are imported inside the handlers, for a quick
@@ -42,7 +42,7 @@ def add_model_options(p: argparse.ArgumentParser, *, output_required: bool = Tru
     )
     p.add_argument("--device", default=None, help="torch device (default: cuda, mps or cpu)")
     add_speed_options(p)
-    p.add_argument("--scheduler", choices=("default", "pndm", "dpm", "ddim", "few-step"), default=None)
+    p.add_argument("--scheduler", choices=SCHEDULERS, default=None)
     p.add_argument("--lora", default=None, help="LoRA adapter folder or file to apply")
     p.add_argument("--steps", type=positive_int, default=None,
                    help="denoising steps (default: the model's sampling.json, else 50)")

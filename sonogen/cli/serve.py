@@ -11,7 +11,7 @@ from sonogen.argtypes import port, positive_int, replica_range
 from sonogen.cli.common import add_speed_options
 from sonogen.cluster import connect, require_ray
 from sonogen.errors import SonogenError
-from sonogen.utils import torch_dtype
+from sonogen.utils import SCHEDULERS, torch_dtype
 
 # `sonogen` imports this module while parsing its arguments, so the pipeline, server and
 # Ray modules (torch, diffusers, fastapi, ray) are imported inside the handlers, for a
@@ -40,7 +40,7 @@ def register(subparsers: Any) -> None:
         "--lora", metavar="DIR", default=None, help="apply this LoRA adapter (a `sonogen train --lora` output folder)"
     )
     parser.add_argument(
-        "--scheduler", choices=("default", "pndm", "dpm", "ddim", "few-step"), default=None, help="sampler (default: the checkpoint's)"
+        "--scheduler", choices=SCHEDULERS, default=None, help="sampler (default: the checkpoint's)"
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=port, default=3013, help="TCP port (default 3013)")

@@ -44,6 +44,7 @@ from sonogen.pipeline.model_files import (
 from sonogen.pipeline.pipeline import SonogenPipeline
 from sonogen.pipeline.single_file import load_single_file
 from sonogen.spectrogram.params import SpectrogramParams
+from sonogen.utils import SCHEDULERS
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +72,6 @@ SONOGEN_CLASSES = (
 #: Part classes whose weights stay in an installed package: their folder holds a config
 #: naming the package and the weights' hash, which the check verifies instead of weights files.
 EXTERNAL_WEIGHTS = (("sonogen.models.text", "SentenceTextEncoder"),)
-#: Scheduler names accepted by :func:`load_pipeline` (None/"default": the checkpoint's own).
-SCHEDULERS = ("default", "pndm", "dpm", "ddim", "few-step")
 SINGLE_FILE_SUFFIXES = (".safetensors",)
 
 

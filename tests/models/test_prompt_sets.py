@@ -180,3 +180,32 @@ def test_reliability_and_top_styles() -> None:
     top = judge.top_styles(clf, np.array([[0.0, 0.0], [1.9, 2.1]]), 2)
     assert [t[0] for t in top] == clf.predict(np.array([[0.0, 0.0], [1.9, 2.1]])) == ["a", "c"]
     assert top[0][1] == "b" and top[1][1] == "b"
+
+
+def test_reading_without_the_prompts_own_words_drops_only_the_phrases_that_hold_them() -> None:
+    import torch
+
+    from sonogen.models.reading import build_reading
+    from sonogen.models.vocabulary import KnowsVocabulary, build_vocabulary, read_prompt
+
+    words = ("oktoberfest", "loud", "stadium", "polka", "accordion", "rock", "guitar")
+
+    class Toy(KnowsVocabulary):  # each word a direction; a text the normalised sum of its words
+        def embed(self, texts: list[str]) -> torch.Tensor:
+            rows = torch.zeros(len(texts), len(words) + 1)
+            for i, text in enumerate(texts):
+                for word in text.lower().split():
+                    rows[i, words.index(word) if word in words else len(words)] += 1.0
+            return torch.nn.functional.normalize(rows + 1e-6, dim=-1)
+
+    rows = [{"text": "polka accordion", "style": "polka"}, {"text": "loud rock guitar", "style": "rock"}]
+    encoder = Toy()
+    encoder.set_vocabulary(build_vocabulary([r["text"] for r in rows]))
+    encoder.set_reading(build_reading(rows, {"polka": ["oktoberfest"], "rock": ["loud stadium"]}, neighbours=2))
+    pa = _load("prompt_adherence", "benchmarks/prompt_adherence.py")
+    # "oktoberfest" is in no corpus caption: its own phrase carries the prompt to polka ...
+    assert read_prompt(encoder, "oktoberfest loud") == "polka accordion"
+    # ... and without it the rest of the reading carries it to rock
+    assert pa.read_without_own_words(encoder, "oktoberfest loud") == "loud rock guitar"
+    # a prompt the model draws as written stays so
+    assert pa.read_without_own_words(encoder, "loud rock guitar") is None
