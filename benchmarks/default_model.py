@@ -100,6 +100,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--scheduler", default=None,
                         help="sample with this scheduler instead of the model's own, e.g. few-step (the model "
                              "folder's few-step adapter and its sampling defaults)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="sample with this many steps instead of the model's recommended number")
+    parser.add_argument("--guidance", type=float, default=None,
+                        help="sample at this guidance scale instead of the model's recommended one")
     parser.add_argument("--batch", type=int, default=8, help="clips per pipeline call")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--clips-out", type=int, default=4, help="short example clips to write (MP3)")
@@ -146,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     seeds = [10_000 + k for k in range(len(prompts))]
     start = time.perf_counter()
     pipe = load_pipeline(str(checkpoint), device="cpu", scheduler=args.scheduler)
+    if args.steps is not None:
+        pipe.sampling_defaults = {**pipe.sampling_defaults, "num_inference_steps": args.steps}
+    if args.guidance is not None:
+        pipe.sampling_defaults = {**pipe.sampling_defaults, "guidance_scale": args.guidance}
     print(f"generating {len(prompts)} clips ({pipe.default_steps} steps, guidance {pipe.default_guidance})")
     images, waves, pixels = generate_set(pipe, prompts, seeds, args.batch, audio_pixels)
     gen_s = time.perf_counter() - start
