@@ -128,7 +128,7 @@ def read_without_own_words(text_encoder: Any, prompt: str) -> str | None:
 
     The phrases were written without the prompt sets, but many share their everyday words;
     leaving those out measures what the sentence encoder carries on its own."""
-    from sonogen.models.reading import nearest_of_style, style_vote
+    from sonogen.models.reading import read_as_caption
     from sonogen.models.vocabulary import read_prompt
 
     if read_prompt(text_encoder, prompt) is None:
@@ -137,12 +137,7 @@ def read_without_own_words(text_encoder: Any, prompt: str) -> str | None:
     own = {p for w in unseen_words(prompt) for p in word_pieces(w, known_words())}
     keep = [i for i, phrase in enumerate(reading.phrases)
             if not own & {p for w in content_words(phrase) for p in word_pieces(w, frozenset())}]
-    rows = text_encoder.reading_embeddings()
-    query = text_encoder.embed([prompt])[0]
-    bank = torch.cat([rows["captions"], rows["phrases"][keep]])
-    styles = [*reading.caption_styles, *(reading.phrase_styles[i] for i in keep)]
-    style = style_vote(query, bank, styles, reading.neighbours)
-    return reading.captions[nearest_of_style(query, rows["captions"], reading.caption_styles, style)]
+    return read_as_caption(reading, text_encoder.reading_embeddings(), text_encoder.embed([prompt])[0], keep)
 
 
 def load_pooled(folders: Sequence[Path]) -> dict[str, Any]:

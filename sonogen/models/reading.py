@@ -160,6 +160,22 @@ def style_vote(query: torch.Tensor, bank: torch.Tensor, styles: Sequence[str], n
     return max(scores, key=lambda s: scores[s])
 
 
+def read_as_caption(reading: Reading, rows: Mapping[str, torch.Tensor], query: torch.Tensor,
+                    phrases: Sequence[int] | None = None) -> str:
+    """The caption of the voted style nearest ``query``.
+
+    Args:
+        reading: the texts; rows: their unit embeddings (:func:`embed_reading`);
+        query: ``(H,)`` unit embedding of the prompt; phrases: indices of the phrases that
+            vote (None: all of them).
+    """
+    keep = list(range(len(reading.phrases))) if phrases is None else list(phrases)
+    bank = torch.cat([rows["captions"], rows["phrases"][keep]])
+    styles = [*reading.caption_styles, *(reading.phrase_styles[i] for i in keep)]
+    style = style_vote(query, bank, styles, reading.neighbours)
+    return reading.captions[nearest_of_style(query, rows["captions"], reading.caption_styles, style)]
+
+
 def nearest_of_style(query: torch.Tensor, captions: torch.Tensor, styles: Sequence[str], style: str) -> int:
     """Index of the caption of ``style`` nearest ``query`` (``(H,)``; ``captions`` ``(C, H)``)."""
     rows = [i for i, s in enumerate(styles) if s == style]

@@ -378,15 +378,11 @@ def read_prompt(text_encoder: Any, prompt: str) -> str | None:
 
 def _read_anew(text_encoder: Any, reading: Any, vocabulary: Vocabulary, prompt: str) -> str | None:
     """:func:`read_prompt` without its cache."""
-    from sonogen.models.reading import nearest_of_style, style_vote
+    from sonogen.models.reading import read_as_caption
 
     if not unknown_words(prompt, vocabulary, text_encoder.embed, text_encoder.known_embeddings()["words"]):
         return None
-    rows = text_encoder.reading_embeddings()
-    query = text_encoder.embed([prompt])[0]
-    bank = torch.cat([rows["captions"], rows["phrases"]])
-    style = style_vote(query, bank, [*reading.caption_styles, *reading.phrase_styles], reading.neighbours)
-    return reading.captions[nearest_of_style(query, rows["captions"], reading.caption_styles, style)]
+    return read_as_caption(reading, text_encoder.reading_embeddings(), text_encoder.embed([prompt])[0])
 
 
 def read_prompts(text_encoder: Any, prompts: Sequence[str]) -> list[str]:
