@@ -11,6 +11,9 @@
   and the full diffusers pipeline (``SONOGEN_LITE=0``), so both are measured in the
   same minutes of a noisy machine. The warm figure is also taken on the lite path.
 
+``--scheduler few-step`` measures a model folder's few-step path instead (its ``few_step/``
+adapter and sampling settings) on all three figures.
+
 Run it on a quiet machine::
 
     python benchmarks/default_model_speed.py --threads 2 --repeats 3
@@ -31,7 +34,8 @@ CLIP_SECONDS = 5.12
 PROMPT = "a fast drum beat, drums only"
 
 
-def warm(checkpoint: str | None, threads: int, repeats: int, out: Path) -> dict[str, float]:
+def warm(checkpoint: str | None, threads: int, repeats: int, out: Path,
+         scheduler: str | None = None) -> dict[str, float]:
     """Median seconds per clip in one process, and the share of phase reconstruction and MP3."""
     import torch
 
@@ -41,7 +45,7 @@ def warm(checkpoint: str | None, threads: int, repeats: int, out: Path) -> dict[
 
     torch.set_num_threads(threads)
     start = time.perf_counter()
-    pipe = load_pipeline(checkpoint, device="cpu")
+    pipe = load_pipeline(checkpoint, device="cpu", scheduler=scheduler)
     load_s = time.perf_counter() - start
     pipe(PROMPT, seed=0, progress=False)  # warm-up: caches, allocator, first-call overheads
     times = []
@@ -61,7 +65,7 @@ def warm(checkpoint: str | None, threads: int, repeats: int, out: Path) -> dict[
             "phase_s": phase_s, "mp3_s": mp3_s, "steps": float(pipe.default_steps)}
 
 
-def warm_lite(checkpoint: str | None, threads: int, repeats: int, out: Path) -> float:
+def warm_lite(checkpoint: str | None, threads: int, repeats: int, out: Path, few_step: bool = False) -> float:
     """Median seconds per clip, prompt to MP3, on the diffusers-free path in this process."""
     import torch
 
@@ -70,7 +74,7 @@ def warm_lite(checkpoint: str | None, threads: int, repeats: int, out: Path) -> 
     from sonogen.models import DEFAULT_MODEL_DIR
 
     torch.set_num_threads(threads)
-    pipe = LitePipeline.load(Path(checkpoint) if checkpoint else DEFAULT_MODEL_DIR)
+    pipe = LitePipeline.load(Path(checkpoint) if checkpoint else DEFAULT_MODEL_DIR, few_step=few_step)
     f = pipe.vae_scale_factor
     width = int(round(pipe.spectrogram_params.width_for_seconds(CLIP_SECONDS) / f)) * f
     pipe.text_to_audio(PROMPT, seed=0, width=width)
@@ -83,9 +87,10 @@ def warm_lite(checkpoint: str | None, threads: int, repeats: int, out: Path) -> 
     return statistics.median(times)
 
 
-def cold(checkpoint: str | None, threads: int, repeats: int, out: Path) -> dict[str, list[float]]:
+def cold(checkpoint: str | None, threads: int, repeats: int, out: Path,
+         scheduler: str | None = None) -> dict[str, list[float]]:
     """Wall seconds of fresh ``sonogen generate`` processes, lite and full path alternating."""
-    extra = ["--checkpoint", checkpoint] if checkpoint else []
+    extra = (["--checkpoint", checkpoint] if checkpoint else []) + (["--scheduler", scheduler] if scheduler else [])
     times: dict[str, list[float]] = {"lite": [], "full": []}
     for k in range(repeats):
         for path in times:
@@ -103,13 +108,16 @@ def main() -> int:
     parser.add_argument("--checkpoint", default=None, help="default: the packaged default model")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--scheduler", default=None, choices=["few-step"],
+                        help="few-step: the folder's few-step adapter and its sampling settings")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        w = warm(args.checkpoint, args.threads, args.repeats, out)
-        lite_s = warm_lite(args.checkpoint, args.threads, args.repeats, out)
-        c = cold(args.checkpoint, args.threads, args.repeats, out)
-    print(f"threads {args.threads}, {int(w['steps'])} steps, prompt {PROMPT!r}\n")
+        w = warm(args.checkpoint, args.threads, args.repeats, out, args.scheduler)
+        lite_s = warm_lite(args.checkpoint, args.threads, args.repeats, out, few_step=args.scheduler == "few-step")
+        c = cold(args.checkpoint, args.threads, args.repeats, out, args.scheduler)
+    path = "few-step path" if args.scheduler else "default sampling"
+    print(f"threads {args.threads}, {path}, {int(w['steps'])} steps, prompt {PROMPT!r}\n")
     print("| figure | value | target |\n|---|---|---|")
     print(f"| one 5.12 s clip, prompt to MP3, warm process (median of {args.repeats}; max) | "
           f"{w['clip_s']:.2f} s ({w['clip_max_s']:.2f} s) = {CLIP_SECONDS / w['clip_s']:.2f}x real time | <= 5.12 s |")

@@ -496,13 +496,15 @@ def _checked(pipe: SonogenPipeline, name: str) -> SonogenPipeline:
 
 def use_few_step(pipe: SonogenPipeline, folder: Path) -> None:
     """Sample with the few-step adapter in ``folder/few_step``: the adapter fused into the
-    UNet, its LCM scheduler, and its ``sampling.json`` as the defaults (``--steps`` and
-    ``--guidance`` still override them).
+    UNet, its scheduler (LCM for a consistency student, the teacher's DPM-Solver++ or DDIM
+    for a guidance student),
+    and its ``sampling.json`` as the defaults (``--steps`` and ``--guidance`` still override them).
 
     Raises:
-        SonogenError: the checkpoint is not a folder with such an adapter.
+        SonogenError: the checkpoint is not a folder with such an adapter, or its scheduler is
+            neither of those.
     """
-    from diffusers import LCMScheduler
+    from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, LCMScheduler
 
     few = few_step_adapter(folder)
     if few is None:
@@ -511,7 +513,12 @@ def use_few_step(pipe: SonogenPipeline, folder: Path) -> None:
     apply_lora(pipe, few)
     pipe.unet.fuse_lora()
     pipe.unet.unload_lora()  # the fused weights stay; the adapter's extra layers go
-    pipe.scheduler = LCMScheduler.from_pretrained(str(few))
+    kinds = {"LCMScheduler": LCMScheduler, "DPMSolverMultistepScheduler": DPMSolverMultistepScheduler,
+             "DDIMScheduler": DDIMScheduler}
+    name = json.loads((few / "scheduler_config.json").read_text(encoding="utf-8")).get("_class_name")
+    if name not in kinds:
+        raise SonogenError(f"{few}: unknown few-step scheduler {name!r} (expected one of {', '.join(kinds)})")
+    pipe.scheduler = kinds[name].from_pretrained(str(few))
     pipe.sampling_defaults = read_sampling_defaults(few)
 
 

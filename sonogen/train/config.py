@@ -89,8 +89,10 @@ A model trained from scratch is one JSON file (the packaged ones are in
         "sampling_steps": 4,                 # written to the student's sampling.json
         "huber_c": 0.001,                    # pseudo-Huber loss constant
         "ema_decay": 0.95,                   # the target network's average of the student
-        "lora_rank": 0                       # > 0: the student is a LoRA adapter of this rank
+        "lora_rank": 0,                      # > 0: the student is a LoRA adapter of this rank
                                              # in OUT/student/few_step/ beside the teacher
+        "method": "consistency"              # or "guidance": one pass learns the teacher's
+                                             # guided output; sampled with the teacher's solver
       }
     }
 
@@ -142,7 +144,7 @@ DEFAULT_MODEL: dict[str, dict[str, Any]] = {
                       "crop_schedule": []},
     "distill_training": {"steps": 0, "batch_size": 8, "learning_rate": 1e-4, "guidance_scale": 4.0,
                          "teacher_steps": 50, "sampling_steps": 4, "huber_c": 0.001, "ema_decay": 0.95,
-                         "lora_rank": 0},
+                         "lora_rank": 0, "method": "consistency"},
 }
 #: Values some keys may take.
 CHOICES = {
@@ -151,6 +153,7 @@ CHOICES = {
     ("scheduler", "prediction_type"): ("epsilon", "v_prediction"),
     ("scheduler", "timestep_spacing"): ("leading", "trailing", "linspace"),
     ("scheduler", "sampler"): ("ddim", "dpmsolver++"),
+    ("distill_training", "method"): ("consistency", "guidance"),
 }
 LOSS_TERMS = ("l1", "edge", "texture", "contrast")
 #: Width of the ``"sentence"`` text encoder (all-MiniLM-L6-v2), the UNet's cross-attention width with it.

@@ -20,11 +20,18 @@ so the saved student samples with that scheduler: ``N`` is its ``original_infere
 and its ``sampling.json`` asks for ``sampling_steps`` steps at guidance 1 (no second,
 unconditional pass: the guidance is already in the weights).
 
+With ``method: "guidance"`` the student learns only the guidance (Meng et al., 2023, its
+first stage): for ``x_t`` at a uniformly drawn ``t``, one pass of the student is pulled (mean
+squared error, in the teacher's prediction space) to the teacher's guided output
+``u + w (c - u)``, two passes. The student then samples with the teacher's own solver at
+guidance 1, so each step costs one pass instead of two; its ``sampling.json`` asks for
+``sampling_steps`` steps. No target network is kept.
+
 With ``lora_rank`` > 0 in the options the student is the teacher plus a LoRA adapter of
 that rank on its attention, feed-forward and residual-block layers (only the adapter
 trains; the target averages the adapter). ``OUT/student`` is then the teacher's model
 folder unchanged, with the adapter, its LCM scheduler and its ``sampling.json`` in
-``OUT/student/few_step/``: one folder carries both the many-step teacher and its
+``OUT/student/few_step/`` (the adapter, its scheduler, its ``sampling.json``): one folder carries both the many-step teacher and its
 few-step student for a few megabytes more.
 """
 
@@ -105,15 +112,23 @@ def pseudo_huber(a: torch.Tensor, b: torch.Tensor, c: float) -> torch.Tensor:
     return (((a.float() - b.float()) ** 2 + c * c).sqrt() - c).mean()
 
 
+def guided_output(teacher: Any, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, uncond: torch.Tensor,
+                  guidance: float) -> torch.Tensor:
+    """The teacher's guided output ``u + w (c - u)`` ``(B, C, h, w)`` at ``x_t`` and ``t`` ``(B,)``.
+
+    It is in the teacher's own prediction space; the clean and noise estimates are linear
+    in the output at a given ``x_t``, so guiding the output guides both of them alike.
+    """
+    both = teacher(torch.cat([x_t, x_t]), torch.cat([t, t]), encoder_hidden_states=torch.cat([uncond, cond])).sample
+    unconditional, conditional = both.float().chunk(2)
+    return unconditional + guidance * (conditional - unconditional)
+
+
 def teacher_step(teacher: Any, x_t: torch.Tensor, t: torch.Tensor, s: torch.Tensor, cond: torch.Tensor,
                  uncond: torch.Tensor, guidance: float, alphas: torch.Tensor, prediction_type: str) -> torch.Tensor:
     """One guided DDIM step of the teacher from ``x_t`` at ``t`` to ``s`` (``s < 0``: the clean estimate)."""
-    both = teacher(torch.cat([x_t, x_t]), torch.cat([t, t]), encoder_hidden_states=torch.cat([uncond, cond])).sample
     alpha_t = alphas[t]
-    x0_u, eps_u = clean_and_noise(both[: len(t)].float(), x_t, alpha_t, prediction_type)
-    x0_c, eps_c = clean_and_noise(both[len(t):].float(), x_t, alpha_t, prediction_type)
-    x0 = x0_u + guidance * (x0_c - x0_u)
-    eps = eps_u + guidance * (eps_c - eps_u)
+    x0, eps = clean_and_noise(guided_output(teacher, x_t, t, cond, uncond, guidance), x_t, alpha_t, prediction_type)
     alpha_s = torch.where(s >= 0, alphas[s.clamp(min=0)], torch.ones_like(alpha_t))
     return _expand(alpha_s.sqrt()) * x0 + _expand((1.0 - alpha_s).sqrt()) * eps
 
@@ -193,12 +208,14 @@ def distill(cfg: TrainConfig, options: dict[str, Any], rows: list[dict[str, Any]
                                          drop_last=len(data) >= batch,
                                          generator=torch.Generator().manual_seed(cfg.seed))
     rank = int(options.get("lora_rank") or 0)
+    consistency = options.get("method", "consistency") == "consistency"
     student = few_step_student(teacher, rank)
-    target = copy.deepcopy(student).eval().requires_grad_(False)
+    target = copy.deepcopy(student).eval().requires_grad_(False) if consistency else None
     trainable = [p for p in student.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=float(options["learning_rate"]), weight_decay=0.0)
     student, optimizer, loader = accelerator.prepare(student, optimizer, loader)
-    accelerator.register_for_checkpointing(target)
+    if target is not None:
+        accelerator.register_for_checkpointing(target)
     folder = out / DISTILL_DIR
     step = 0
     previous = latest_state(folder) if cfg.resume else None
@@ -232,24 +249,32 @@ def distill(cfg: TrainConfig, options: dict[str, Any], rows: list[dict[str, Any]
         with torch.no_grad():
             cond = text_encoder(tokenize(tokenizer, list(item["text"]), accelerator.device))[0]
         uncond = empty.expand(len(x0), -1, -1)
-        index = torch.randint(0, len(grid), (len(x0),))
-        t = grid[index].to(accelerator.device)
-        s = t - ratio
         noise = torch.randn_like(x0)
-        x_t = sched.add_noise(x0, noise, t)
-        with torch.no_grad():
-            x_s = teacher_step(teacher, x_t, t, s, cond, uncond, guidance, alphas, prediction)
-            goal = consistency_output(target, x_s, s, cond, alphas, prediction)
-        estimate = consistency_output(student, x_t, t, cond, alphas, prediction)
-        loss = pseudo_huber(estimate, goal, huber_c)
+        if target is None:  # guidance: one pass learns the teacher's two
+            t = torch.randint(0, int(sched.config.num_train_timesteps), (len(x0),), device=accelerator.device)
+            x_t = sched.add_noise(x0, noise, t)
+            with torch.no_grad():
+                goal = guided_output(teacher, x_t, t, cond, uncond, guidance)
+            estimate = student(x_t, t, encoder_hidden_states=cond).sample.float()
+            loss = torch.nn.functional.mse_loss(estimate, goal)
+        else:
+            t = grid[torch.randint(0, len(grid), (len(x0),))].to(accelerator.device)
+            s = t - ratio
+            x_t = sched.add_noise(x0, noise, t)
+            with torch.no_grad():
+                x_s = teacher_step(teacher, x_t, t, s, cond, uncond, guidance, alphas, prediction)
+                goal = consistency_output(target, x_s, s, cond, alphas, prediction)
+            estimate = consistency_output(student, x_t, t, cond, alphas, prediction)
+            loss = pseudo_huber(estimate, goal, huber_c)
         accelerator.backward(loss)
         accelerator.clip_grad_norm_(trainable, 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        with torch.no_grad():  # the target follows what trains in the student, slowly
-            for p_t, p_s in zip(target.parameters(), accelerator.unwrap_model(student).parameters(), strict=True):
-                if p_s.requires_grad:
-                    p_t.lerp_(p_s.detach(), 1.0 - decay)
+        if target is not None:
+            with torch.no_grad():  # the target follows what trains in the student, slowly
+                for p_t, p_s in zip(target.parameters(), accelerator.unwrap_model(student).parameters(), strict=True):
+                    if p_s.requires_grad:
+                        p_t.lerp_(p_s.detach(), 1.0 - decay)
         step += 1
         bar.update()
         log.write(stage="distill", step=step, loss=float(loss.detach()), time_s=round(time.time() - clock, 3))
@@ -258,7 +283,8 @@ def distill(cfg: TrainConfig, options: dict[str, Any], rows: list[dict[str, Any]
     bar.close()
     save_state(accelerator, folder, step, cfg.keep_checkpoints)
     if accelerator.is_main_process:
-        lcm = student_scheduler(sched, int(options["teacher_steps"]))
+        # a consistency student samples with the LCM sampler; a guidance student with the teacher's own
+        few_sched = student_scheduler(sched, int(options["teacher_steps"])) if consistency else sched
         sampling = {"num_inference_steps": int(options["sampling_steps"]), "guidance_scale": 1.0}
         trained = accelerator.unwrap_model(student).float().eval()
         if rank:
@@ -266,9 +292,9 @@ def distill(cfg: TrainConfig, options: dict[str, Any], rows: list[dict[str, Any]
             targets = [(out / STUDENT_DIR, False)] + ([(Path(cfg.export), True)] if cfg.export else [])
             for folder, fp16 in targets:
                 save_pipeline(parts, params, folder, teacher_sampling, fp16=fp16)
-                save_few_step(trained, lcm, sampling, folder / FEW_STEP_DIR)
+                save_few_step(trained, few_sched, sampling, folder / FEW_STEP_DIR)
         else:
-            final = dict(parts, unet=trained, scheduler=lcm)
+            final = dict(parts, unet=trained, scheduler=few_sched)
             save_pipeline(final, params, out / STUDENT_DIR, sampling)
             if cfg.export:
                 save_pipeline(final, params, cfg.export, sampling, fp16=True)

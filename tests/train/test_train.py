@@ -310,6 +310,23 @@ def test_distill_a_few_step_student(dataset: Path, tmp_path: Path, capsys: pytes
     with pytest.raises(SonogenError, match="no few-step adapter"):
         load_pipeline(str(out), device="cpu", scheduler="few-step")
 
+    # method "guidance": one pass learns the guided output; it samples with the teacher's solver
+    guided_out = tmp_path / "guided"
+    shutil.copytree(out, guided_out, ignore=shutil.ignore_patterns("student", "distill"))
+    config["distill_training"]["method"] = "guidance"
+    (tmp_path / "guided.json").write_text(json.dumps(config))
+    assert main([*argv[:4], str(guided_out), "--config", str(tmp_path / "guided.json"), *argv[7:]]) == 0
+    few = guided_out / "student" / "few_step"
+    assert json.loads((few / "sampling.json").read_text()) == {"num_inference_steps": 2, "guidance_scale": 1.0}
+    teacher_scheduler = json.loads((out / "scheduler" / "scheduler_config.json").read_text())
+    assert json.loads((few / "scheduler_config.json").read_text())["_class_name"] == teacher_scheduler["_class_name"]
+    adapter = load_file(str(few / "adapter_model.safetensors"))
+    assert any(float(v.abs().max()) > 0 for k, v in adapter.items() if "lora_B" in k)
+    guided = load_pipeline(str(guided_out / "student"), device="cpu", scheduler="few-step")
+    assert type(guided.scheduler).__name__ == teacher_scheduler["_class_name"]
+    assert (guided.default_steps, guided.default_guidance) == (2, 1.0)
+    assert guided("a", seed=3, width=64, height=64, progress=False).images[0].size == (64, 64)
+
 
 def test_consistency_parametrisation() -> None:
     """The student's boundary and the teacher's DDIM step are what the distillation assumes."""
@@ -339,6 +356,29 @@ def test_consistency_parametrisation() -> None:
     s = torch.tensor([-1, -1])
     clean = teacher_step(Oracle(), x_t, t, s, states, states, 4.0, alphas, "v_prediction")
     assert torch.allclose(clean, x0, atol=1e-4)  # a step to s < 0 lands on the clean estimate
+
+
+def test_guided_output_guides_the_clean_and_noise_estimates() -> None:
+    """The guidance student's target is ``u + w (c - u)`` of the teacher's outputs, and the
+    estimates read from it equal the guided estimates of the two passes."""
+    from sonogen.train.distill import clean_and_noise, guided_output
+
+    class ByText(torch.nn.Module):  # a different output for each text state
+        def forward(self, x, ts, encoder_hidden_states):  # type: ignore[no-untyped-def]
+            out = torch.nn.Module()
+            out.sample = x * encoder_hidden_states.mean(dim=(1, 2))[:, None, None, None] + ts[:, None, None, None]
+            return out
+
+    x_t, t = torch.randn(2, 4, 8, 8), torch.tensor([250, 750])
+    cond, uncond = torch.full((2, 3, 4), 2.0), torch.full((2, 3, 4), 0.5)
+    goal = guided_output(ByText(), x_t, t, cond, uncond, 4.0)
+    u, c = x_t * 0.5 + t[:, None, None, None], x_t * 2.0 + t[:, None, None, None]
+    assert torch.allclose(goal, u + 4.0 * (c - u))
+    alpha = torch.tensor([0.6, 0.2])
+    (x0_u, eps_u), (x0_c, eps_c) = (clean_and_noise(o, x_t, alpha, "v_prediction") for o in (u, c))
+    x0, eps = clean_and_noise(goal, x_t, alpha, "v_prediction")
+    assert torch.allclose(x0, x0_u + 4.0 * (x0_c - x0_u), atol=1e-4)
+    assert torch.allclose(eps, eps_u + 4.0 * (eps_c - eps_u), atol=1e-4)
 
 
 def test_few_step_adapter_starts_as_its_teacher_and_round_trips(tmp_path: Path) -> None:
