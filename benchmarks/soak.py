@@ -274,6 +274,8 @@ def start_server(args: argparse.Namespace, checkpoint: str | None) -> tuple[subp
         cmd += ["--checkpoint", checkpoint]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
+    if args.scheduler:
+        cmd += ["--scheduler", args.scheduler]
     if args.ray:
         cmd += ["--ray", "--replicas", str(args.replicas)]
     else:
@@ -521,6 +523,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="default",
                         help="default (the packaged model), tiny (random weights, 64 bands, 2 steps: fast) or a checkpoint path")
     parser.add_argument("--threads", type=int, default=None, help="torch threads of the server (default: torch's)")
+    parser.add_argument("--scheduler", default=None,
+                        help="the server's --scheduler, e.g. few-step (the model folder's few-step adapter)")
     parser.add_argument("--port", type=int, default=0, help="server port (0: any free one)")
     parser.add_argument("--sample", type=float, default=30.0, help="seconds between memory samples (30)")
     parser.add_argument("--flat-window", type=float, default=900.0,
