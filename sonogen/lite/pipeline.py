@@ -198,7 +198,8 @@ class LitePipeline(RecommendedSampling):
             text_encoder = build(LiteCLIPText, text_config, text_state, dtype)
         return cls(
             unet=build(LiteUNet, json.loads((folder / "unet" / "config.json").read_text()), unet_state, dtype),
-            decoder=build(lite_decoder, vae_config, vae_state, dtype),
+            # channels-last convolutions: the same pixels within rounding, a faster decode on the CPU
+            decoder=build(lite_decoder, vae_config, vae_state, dtype).to(memory_format=torch.channels_last),
             text_encoder=text_encoder,
             tokenizer=load_tokenizer(folder / "tokenizer"),
             scheduler_config=json.loads((scheduler_folder / "scheduler_config.json").read_text()),

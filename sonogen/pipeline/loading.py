@@ -139,7 +139,8 @@ def load_pipeline(
         lora: a LoRA adapter folder to apply to the UNet.
         compile: ``torch.compile`` the UNet and VAE decoder (True, or a mode name);
             see :meth:`SonogenPipeline.enable_speedups`.
-        channels_last: channels-last memory for the UNet and VAE; None means on CUDA only.
+        channels_last: channels-last memory for the UNet and VAE; None means on CUDA and
+            the CPU (where it speeds up the VAE decode), not MPS.
         cache: cache negative-prompt text states and seed-image latents (same results).
 
     Raises:
@@ -160,7 +161,7 @@ def load_pipeline(
     if lora:
         apply_lora(pipe, lora)
     if channels_last is None:
-        channels_last = target.type == "cuda"
+        channels_last = target.type in ("cuda", "cpu")
     return pipe.enable_speedups(channels_last=channels_last, cache=cache, compile=compile)
 
 

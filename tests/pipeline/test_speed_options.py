@@ -167,8 +167,11 @@ def test_load_pipeline_applies_the_options(tiny_folder) -> None:
 
     pipe = load_pipeline(str(tiny_folder), device="cpu", dtype=torch.bfloat16, channels_last=True)
     assert pipe.unet.dtype == torch.bfloat16 and pipe.channels_last and pipe.cache
-    plain = load_pipeline(str(tiny_folder), device="cpu", cache=False)
+    plain = load_pipeline(str(tiny_folder), device="cpu", cache=False, channels_last=False)
     assert plain.unet.dtype == torch.float32 and not plain.channels_last and not plain.cache
+    assert not plain.vae.decoder.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
+    default = load_pipeline(str(tiny_folder), device="cpu")  # on the CPU channels-last unless told not to
+    assert default.channels_last and default.vae.decoder.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
 
 
 @pytest.mark.parametrize(
