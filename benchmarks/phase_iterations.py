@@ -10,15 +10,21 @@ and the median seconds of one reconstruction on ``--threads`` threads. The count
 interleaved clip by clip, so that machine noise hits them alike::
 
     python benchmarks/phase_iterations.py --heldout ~/.cache/sonogen-v2/heldout --iterations 0 8 16 24 40
+
+``--fft-factors 1 2`` also varies the iterations' FFT length (a multiple of the window
+length, :class:`~sonogen.spectrogram.converter.ReconstructionSettings`): every count is
+run at every factor.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,11 +45,9 @@ def image_mel(pixels: np.ndarray) -> torch.Tensor:
     return image_to_spectrogram(image, SpectrogramParams(num_frequencies=pixels.shape[0]), DEFAULT_MAX_VALUE)
 
 
-def reconstruct(mel: torch.Tensor, n_iter: int) -> tuple[np.ndarray, float]:
+def reconstruct(mel: torch.Tensor, n_iter: int, fft_factor: int = 2) -> tuple[np.ndarray, float]:
     """Peak-normalised waveform ``(1, samples)`` at the format's rate, and the seconds it took."""
-    from sonogen.spectrogram.converter import get_converter
-
-    converter = get_converter()
+    converter = _converter(fft_factor)
     start = time.perf_counter()
     wave = converter.waveform_from_spectrogram(mel, n_iter=n_iter).numpy()
     seconds = time.perf_counter() - start
@@ -51,10 +55,20 @@ def reconstruct(mel: torch.Tensor, n_iter: int) -> tuple[np.ndarray, float]:
     return (wave * (0.98 / peak) if peak > 0 else wave), seconds
 
 
+@functools.cache
+def _converter(fft_factor: int) -> Any:
+    """The format's converter with the default reconstruction but for ``fft_factor``."""
+    from sonogen.spectrogram.converter import ReconstructionSettings, SpectrogramConverter
+
+    return SpectrogramConverter(settings=ReconstructionSettings(fft_factor=fft_factor))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--heldout", type=Path, required=True, help="held-out corpus folder (synth-corpus --images)")
     parser.add_argument("--iterations", type=int, nargs="+", default=[0, 8, 16, 24, 40])
+    parser.add_argument("--fft-factors", type=int, nargs="+", default=[2],
+                        help="FFT lengths of the iterations, in window lengths (2, the default)")
     parser.add_argument("--fit", type=int, default=25, help="rendered clips per style to fit the classifier (25)")
     parser.add_argument("--test", type=int, default=10, help="further rendered clips per style to test it (10)")
     parser.add_argument("--per-style", type=int, default=5, help="clips per style through reconstruction (5)")
@@ -64,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if any(n < 0 for n in args.iterations):
         raise SystemExit("--iterations must be >= 0")
+    if any(f < 1 for f in args.fft_factors):
+        raise SystemExit("--fft-factors must be >= 1")
+    variants = [(n, f) for f in args.fft_factors for n in args.iterations]
     torch.set_num_threads(args.threads)
     from sonogen.spectrogram.converter import get_converter
 
@@ -74,26 +91,27 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(bench.styles)} styles, {len(ids)} clips; classifier own score on {len(bench.test)} further rendered "
           f"clips: {own:.1%}; FD rendered vs rendered: {floor:.2f}", flush=True)
 
-    rows: dict[int, list[np.ndarray]] = {n: [] for n in args.iterations}
-    seconds: dict[int, list[float]] = {n: [] for n in args.iterations}
-    error: dict[int, list[float]] = {n: [] for n in args.iterations}
+    rows: dict[tuple[int, int], list[np.ndarray]] = {v: [] for v in variants}
+    seconds: dict[tuple[int, int], list[float]] = {v: [] for v in variants}
+    error: dict[tuple[int, int], list[float]] = {v: [] for v in variants}
     for i in ids:
         mel = image_mel(held["images"][i])
-        for n in args.iterations:
-            wave, took = reconstruct(mel, n)
+        for n, f in variants:
+            wave, took = reconstruct(mel, n, f)
             pixels = judge.audio_pixels(wave, rate)[:, : held["images"][i].shape[1]]
-            rows[n].append(judge.instrument_features(pixels))
-            seconds[n].append(took)
-            error[n].append(float(np.abs(pixels.astype(np.float64) - held["images"][i]).mean()))
+            rows[n, f].append(judge.instrument_features(pixels))
+            seconds[n, f].append(took)
+            error[n, f].append(float(np.abs(pixels.astype(np.float64) - held["images"][i]).mean()))
 
-    print(f"\n| Griffin-Lim iterations | own style | of own score | FD ratio | L1 grey | seconds ({args.threads} threads) |")
-    print("|---|---|---|---|---|---|")
-    for n in args.iterations:
-        heard = np.stack(rows[n])
+    print(f"\n| Griffin-Lim iterations | FFT / window | own style | of own score | FD ratio | L1 grey | "
+          f"seconds ({args.threads} threads) |")
+    print("|---|---|---|---|---|---|---|")
+    for n, f in variants:
+        heard = np.stack(rows[n, f])
         top1 = judge.accuracy(clf.predict(heard), truth)
         ratio = judge.frechet_distance(_style_part(heard) / scale, z_fit) / floor
-        print(f"| {n} | {top1:.1%} | {top1 / own:.0%} | {ratio:.2f} | {statistics.fmean(error[n]):.2f} | "
-              f"{statistics.median(seconds[n]):.3f} |", flush=True)
+        print(f"| {n} | {f} | {top1:.1%} | {top1 / own:.0%} | {ratio:.2f} | {statistics.fmean(error[n, f]):.2f} | "
+              f"{statistics.median(seconds[n, f]):.3f} |", flush=True)
     return 0
 
 
