@@ -32,7 +32,8 @@ class ReconstructionSettings:
         n_iter: fast Griffin-Lim iterations after the phase-gradient start.
         momentum: FGLA momentum.
         fft_factor: FFT length of the iterations as a multiple of the window length
-            (2 = 200 ms frames for the 100 ms window, half the format's 400 ms).
+            (2 = 200 ms frames for the 100 ms window, half the format's 400 ms). At 1 the
+            bins are too coarse for the narrow low mel bands and the mel inverse breaks down.
         reduce_rate: run the iterations at a lower sample rate that still holds the
             format's ``max_frequency`` (24 kHz for v1), then resample up.
         nnls_iterations: multiplicative refinement steps of the mel inverse.
