@@ -35,7 +35,7 @@ PROMPT = "a fast drum beat, drums only"
 
 
 def warm(checkpoint: str | None, threads: int, repeats: int, out: Path,
-         scheduler: str | None = None) -> dict[str, float]:
+         scheduler: str | None = None, channels_last: bool | None = None) -> dict[str, float]:
     """Median seconds per clip in one process, and the share of phase reconstruction and MP3."""
     import torch
 
@@ -45,7 +45,7 @@ def warm(checkpoint: str | None, threads: int, repeats: int, out: Path,
 
     torch.set_num_threads(threads)
     start = time.perf_counter()
-    pipe = load_pipeline(checkpoint, device="cpu", scheduler=scheduler)
+    pipe = load_pipeline(checkpoint, device="cpu", scheduler=scheduler, channels_last=channels_last)
     load_s = time.perf_counter() - start
     pipe(PROMPT, seed=0, progress=False)  # warm-up: caches, allocator, first-call overheads
     times = []
@@ -110,10 +110,13 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--scheduler", default=None, choices=["few-step"],
                         help="few-step: the folder's few-step adapter and its sampling settings")
+    parser.add_argument("--plain-memory", action="store_true",
+                        help="the warm full pipeline without channels-last memory (the CPU default is with)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        w = warm(args.checkpoint, args.threads, args.repeats, out, args.scheduler)
+        w = warm(args.checkpoint, args.threads, args.repeats, out, args.scheduler,
+                 channels_last=False if args.plain_memory else None)
         lite_s = warm_lite(args.checkpoint, args.threads, args.repeats, out, few_step=args.scheduler == "few-step")
         c = cold(args.checkpoint, args.threads, args.repeats, out, args.scheduler)
     path = "few-step path" if args.scheduler else "default sampling"
