@@ -234,3 +234,38 @@ def test_generate_says_what_it_draws_and_literal_draws_the_words(tmp_path: Path,
 
     read, literal_image = (np.asarray(Image.open(tmp_path / f"{flag}.png")) for flag in (False, True))
     assert read.shape == literal_image.shape and not np.array_equal(read, literal_image)
+
+
+def test_packaged_few_step_student_samples_in_one_pass_a_step(tmp_path: Path) -> None:
+    """The packaged folder carries a one-pass guidance student: --scheduler few-step samples
+    with the teacher's own solver at the student's steps and no guidance pass."""
+    from sonogen.audio.io import load_audio
+    from sonogen.cli import main
+    from sonogen.pipeline import load_pipeline
+    from sonogen.pipeline.model_files import few_step_adapter
+
+    folder = default_checkpoint_path()
+    assert folder is not None
+    few = few_step_adapter(folder)
+    assert few is not None, "no few_step/ in the packaged model"
+    sampling = json.loads((few / "sampling.json").read_text())
+    assert sampling["guidance_scale"] == 1.0 and 1 <= sampling["num_inference_steps"] < 20
+    own = json.loads((few / "scheduler_config.json").read_text())
+    teacher = json.loads((folder / "scheduler" / "scheduler_config.json").read_text())
+    assert {k: v for k, v in own.items() if k != "_diffusers_version"} == \
+        {k: v for k, v in teacher.items() if k != "_diffusers_version"}
+    pipe = load_pipeline(None, device="cpu", scheduler="few-step")
+    assert (pipe.default_steps, pipe.default_guidance) == (sampling["num_inference_steps"], 1.0)
+    teacher_pipe = load_pipeline(None, device="cpu")
+    assert teacher_pipe.default_steps == 20  # the many-step path is unchanged
+    x = torch.randn(1, 16, 8, 8, generator=torch.Generator().manual_seed(0))
+    states = torch.randn(1, 4, 384, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        fast = pipe.unet(x, torch.tensor([500]), encoder_hidden_states=states).sample
+        slow = teacher_pipe.unet(x, torch.tensor([500]), encoder_hidden_states=states).sample
+    assert not torch.allclose(fast, slow, atol=1e-3)  # the adapter is merged into the weights
+    out = tmp_path / "fast.mp3"
+    assert main(["generate", "a fast drum beat, drums only", "-o", str(out), "--scheduler", "few-step",
+                 "--steps", "2"]) == 0
+    wave, rate = load_audio(str(out))
+    assert abs(wave.shape[-1] / rate - 5.12) < 0.1 and float(np.abs(wave).max()) > 0.05
