@@ -498,8 +498,8 @@ def _checked(pipe: SonogenPipeline, name: str) -> SonogenPipeline:
 def use_few_step(pipe: SonogenPipeline, folder: Path) -> None:
     """Sample with the few-step adapter in ``folder/few_step``: the adapter fused into the
     UNet, its scheduler (LCM for a consistency student, the teacher's DPM-Solver++ or DDIM
-    for a guidance student),
-    and its ``sampling.json`` as the defaults (``--steps`` and ``--guidance`` still override them).
+    for a guidance student), and its ``sampling.json`` as the defaults (``--steps`` and
+    ``--guidance`` still override them).
 
     Raises:
         SonogenError: the checkpoint is not a folder with such an adapter, or its scheduler is

@@ -31,8 +31,8 @@ With ``lora_rank`` > 0 in the options the student is the teacher plus a LoRA ada
 that rank on its attention, feed-forward and residual-block layers (only the adapter
 trains; the target averages the adapter). ``OUT/student`` is then the teacher's model
 folder unchanged, with the adapter, its LCM scheduler and its ``sampling.json`` in
-``OUT/student/few_step/`` (the adapter, its scheduler, its ``sampling.json``): one folder carries both the many-step teacher and its
-few-step student for a few megabytes more.
+``OUT/student/few_step/`` (the adapter, its scheduler, its ``sampling.json``): one folder
+carries both the many-step teacher and its few-step student for a few megabytes more.
 """
 
 from __future__ import annotations
