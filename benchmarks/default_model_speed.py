@@ -12,7 +12,8 @@
   same minutes of a noisy machine. The warm figure is also taken on the lite path.
 
 ``--scheduler few-step`` measures a model folder's few-step path instead (its ``few_step/``
-adapter and sampling settings) on all three figures.
+adapter and sampling settings) on all three figures; ``--plain-memory`` loads the warm full
+pipeline without channels-last memory (the CPU default is with), for an A/B of that option.
 
 Run it on a quiet machine::
 
