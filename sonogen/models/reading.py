@@ -169,9 +169,13 @@ def read_as_caption(reading: Reading, rows: Mapping[str, torch.Tensor], query: t
         query: ``(H,)`` unit embedding of the prompt; phrases: indices of the phrases that
             vote (None: all of them).
     """
-    keep = list(range(len(reading.phrases))) if phrases is None else list(phrases)
-    bank = torch.cat([rows["captions"], rows["phrases"][keep]])
-    styles = [*reading.caption_styles, *(reading.phrase_styles[i] for i in keep)]
+    if phrases is None:  # every phrase votes: the bank as it is, no gathered copy
+        voters, voter_styles = rows["phrases"], list(reading.phrase_styles)
+    else:
+        keep = list(phrases)
+        voters, voter_styles = rows["phrases"][keep], [reading.phrase_styles[i] for i in keep]
+    bank = torch.cat([rows["captions"], voters])
+    styles = [*reading.caption_styles, *voter_styles]
     style = style_vote(query, bank, styles, reading.neighbours)
     return reading.captions[nearest_of_style(query, rows["captions"], reading.caption_styles, style)]
 
