@@ -91,8 +91,13 @@ A model trained from scratch is one JSON file (the packaged ones are in
         "ema_decay": 0.95,                   # the target network's average of the student
         "lora_rank": 0,                      # > 0: the student is a LoRA adapter of this rank
                                              # in OUT/student/few_step/ beside the teacher
-        "method": "consistency"              # or "guidance": one pass learns the teacher's
-                                             # guided output; sampled with the teacher's solver
+        "method": "consistency",             # or "guidance": one pass learns the teacher's
+                                             # guided output; sampled with the teacher's solver;
+                                             # or "trajectory": one DDIM step of the student
+                                             # learns the guided teacher's walk over that step
+        "teacher_substeps": 2,               # trajectory: the teacher's sub-steps per step
+        "init_adapter": null                 # a LoRA folder to start from (relative: in the
+                                             # teacher's folder, e.g. "few_step")
       }
     }
 
@@ -144,7 +149,8 @@ DEFAULT_MODEL: dict[str, dict[str, Any]] = {
                       "crop_schedule": []},
     "distill_training": {"steps": 0, "batch_size": 8, "learning_rate": 1e-4, "guidance_scale": 4.0,
                          "teacher_steps": 50, "sampling_steps": 4, "huber_c": 0.001, "ema_decay": 0.95,
-                         "lora_rank": 0, "method": "consistency"},
+                         "lora_rank": 0, "method": "consistency", "teacher_substeps": 2,
+                         "init_adapter": None},
 }
 #: Values some keys may take.
 CHOICES = {
@@ -153,7 +159,7 @@ CHOICES = {
     ("scheduler", "prediction_type"): ("epsilon", "v_prediction"),
     ("scheduler", "timestep_spacing"): ("leading", "trailing", "linspace"),
     ("scheduler", "sampler"): ("ddim", "dpmsolver++"),
-    ("distill_training", "method"): ("consistency", "guidance"),
+    ("distill_training", "method"): ("consistency", "guidance", "trajectory"),
 }
 LOSS_TERMS = ("l1", "edge", "texture", "contrast")
 #: Width of the ``"sentence"`` text encoder (all-MiniLM-L6-v2), the UNet's cross-attention width with it.
@@ -245,6 +251,11 @@ def _check_model(cfg: dict[str, dict[str, Any]]) -> None:
         crop = cfg[stage]["crop"]
         if crop is not None and not (isinstance(crop, list) and len(crop) == 2 and all(int(v) > 0 for v in crop)):
             raise SonogenError(f"{stage}.crop must be null or [mel rows, time columns]")
+    distill = cfg["distill_training"]
+    if not isinstance(distill["teacher_substeps"], int) or distill["teacher_substeps"] < 1:
+        raise SonogenError("distill_training.teacher_substeps must be a whole number >= 1")
+    if distill["init_adapter"] is not None and not isinstance(distill["init_adapter"], str):
+        raise SonogenError("distill_training.init_adapter must be null or a folder path")
     schedule = cfg["unet_training"]["crop_schedule"]
     if not isinstance(schedule, list) or not all(
             isinstance(e, list) and len(e) == 2 and int(e[0]) >= 0 and (e[1] is None or int(e[1]) > 0)

@@ -27,6 +27,17 @@ squared error, in the teacher's prediction space) to the teacher's guided output
 guidance 1, so each step costs one pass instead of two; its ``sampling.json`` asks for
 ``sampling_steps`` steps. No target network is kept.
 
+With ``method: "trajectory"`` the student learns the teacher's path over each step of its
+own grid (Meng et al.'s progressive distillation, done in one go on a fixed grid, as in
+Berthelot et al.'s TRACT): for ``x_t`` at a step ``t`` of the student's ``sampling_steps``
+DDIM grid (trailing spacing) and the next step ``s``, the guided teacher walks from ``t`` to
+``s`` in ``teacher_substeps`` DPM-Solver++(2M) sub-steps, and one pass of the student is
+pulled to the output whose single DDIM step lands where the teacher did. The student then
+samples with DDIM on that grid at guidance 1: its steps carry the accuracy of the teacher's
+finer walk, which a guidance student (bounded by the teacher's solver at as many steps)
+cannot. ``init_adapter`` starts the LoRA from a saved adapter folder (a relative path is
+looked up in the teacher's folder, so ``"few_step"`` continues its packaged student).
+
 With ``lora_rank`` > 0 in the options the student is the teacher plus a LoRA adapter of
 that rank on its attention, feed-forward and residual-block layers (only the adapter
 trains; the target averages the adapter). ``OUT/student`` is then the teacher's model
@@ -133,6 +144,102 @@ def teacher_step(teacher: Any, x_t: torch.Tensor, t: torch.Tensor, s: torch.Tens
     return _expand(alpha_s.sqrt()) * x0 + _expand((1.0 - alpha_s).sqrt()) * eps
 
 
+def alpha_sigma(alphas: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Signal and noise scales ``(alpha, sigma)``, each ``(B, 1, 1, 1)``, at integer steps ``t``
+    ``(B,)`` of the cumulative products ``alphas`` ``(T,)``; ``t < 0`` is the clean end (1, 0)."""
+    bar = torch.where(t >= 0, alphas[t.clamp(min=0)], torch.ones_like(alphas[:1]))
+    return _expand(bar.sqrt()), _expand((1.0 - bar).clamp(min=0.0).sqrt())
+
+
+def ddim_move(x: torch.Tensor, x0: torch.Tensor, a_from: torch.Tensor, s_from: torch.Tensor, a_to: torch.Tensor,
+              s_to: torch.Tensor) -> torch.Tensor:
+    """One deterministic DDIM step: the latents at scales ``(a_to, s_to)`` that share the noise
+    of ``x`` (at ``(a_from, s_from)``, ``s_from > 0``) and the clean estimate ``x0``."""
+    ratio = s_to / s_from
+    return ratio * x + (a_to - a_from * ratio) * x0
+
+
+def ddim_clean_target(x_t: torch.Tensor, x_s: torch.Tensor, a_t: torch.Tensor, s_t: torch.Tensor, a_s: torch.Tensor,
+                      s_s: torch.Tensor) -> torch.Tensor:
+    """The clean estimate whose DDIM step from ``x_t`` lands on ``x_s`` (the inverse of
+    :func:`ddim_move` in ``x0``); ``s`` must be cleaner than ``t``, so the divisor is positive."""
+    ratio = s_s / s_t
+    return (x_s - ratio * x_t) / (a_s - a_t * ratio)
+
+
+def prediction_from_clean(x0: torch.Tensor, x_t: torch.Tensor, a_t: torch.Tensor, s_t: torch.Tensor,
+                          prediction_type: str) -> torch.Tensor:
+    """The UNet output (``v`` or noise, per ``prediction_type``) that means clean estimate ``x0`` at ``x_t``."""
+    if prediction_type == "v_prediction":
+        return (a_t * x_t - x0) / s_t
+    return (x_t - a_t * x0) / s_t
+
+
+def sub_steps(t: torch.Tensor, s: torch.Tensor, count: int) -> list[torch.Tensor]:
+    """``count + 1`` integer steps ``(B,)`` from ``t`` down to ``s``, evenly spaced (rounded)."""
+    return [t - ((t - s) * j + count // 2) // count for j in range(count + 1)]
+
+
+def log_snr(a: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """``log(alpha / sigma)``, kept finite at both ends (pure noise, the clean end)."""
+    return torch.log(a.clamp(min=1e-10)) - torch.log(s.clamp(min=1e-10))
+
+
+def teacher_walk(teacher: Any, x_t: torch.Tensor, t: torch.Tensor, s: torch.Tensor, cond: torch.Tensor,
+                 uncond: torch.Tensor, guidance: float, alphas: torch.Tensor, prediction_type: str,
+                 count: int) -> torch.Tensor:
+    """The guided teacher's walk from ``x_t`` at ``t`` to ``s`` (``s < 0``: the clean end) in
+    ``count`` DPM-Solver++(2M) sub-steps (the first, and one into the clean end, first order);
+    returns the latents at ``s``, shaped as ``x_t``."""
+    points = sub_steps(t, s, count)
+    x, previous, previous_h = x_t, None, None
+    for here, there in zip(points[:-1], points[1:], strict=True):
+        a, sg = alpha_sigma(alphas, here)
+        a2, s2 = alpha_sigma(alphas, there)
+        x0, _ = clean_and_noise(guided_output(teacher, x, here, cond, uncond, guidance), x, alphas[here],
+                                prediction_type)
+        h = log_snr(a2, s2) - log_snr(a, sg)
+        estimate = x0
+        if previous is not None and previous_h is not None:  # second order from the last clean estimate
+            r = previous_h / h
+            estimate = torch.where(_expand(there >= 0), x0 + (x0 - previous) / (2.0 * r), x0)
+        x = ddim_move(x, estimate, a, sg, a2, s2)
+        previous, previous_h = x0, h
+    return x
+
+
+def ddim_scheduler(teacher_scheduler: Any) -> Any:
+    """A deterministic DDIM sampler on the teacher's betas, prediction type and rescaling, with
+    trailing spacing, no clipping and the clean end at alpha 1 (what a trajectory student steps with)."""
+    from diffusers import DDIMScheduler
+
+    return DDIMScheduler.from_config(teacher_scheduler.config, clip_sample=False, thresholding=False,
+                                     set_alpha_to_one=True, timestep_spacing="trailing")
+
+
+def student_grid(scheduler: Any, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The DDIM sampler's ``steps``-step grid ``(steps,)`` and each step's destination (``-1``: clean)."""
+    scheduler.set_timesteps(steps)
+    t = scheduler.timesteps.long().clone()
+    return t, t - int(scheduler.config.num_train_timesteps) // steps
+
+
+def load_adapter_weights(student: Any, folder: Path) -> None:
+    """Start the student's LoRA from the adapter saved in ``folder`` (same targets and rank)."""
+    from peft.utils import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    weights = folder / "adapter_model.safetensors"
+    if not weights.is_file():
+        raise SonogenError(f"init_adapter: no adapter_model.safetensors in {folder}")
+    try:
+        result = set_peft_model_state_dict(student, {k: v.float() for k, v in load_file(str(weights)).items()})
+    except RuntimeError:  # a shape mismatch: another rank, another model
+        result = None
+    if result is None or getattr(result, "unexpected_keys", None):
+        raise SonogenError(f"init_adapter {folder} does not fit this student (rank or layers differ)")
+
+
 def few_step_student(teacher: Any, rank: int) -> Any:
     """A trainable copy of ``teacher``: all of it (``rank`` 0), or it frozen with a new LoRA
     adapter of ``rank`` on :data:`FEW_STEP_TARGETS`, which starts as the identity (its up
@@ -208,8 +315,14 @@ def distill(cfg: TrainConfig, options: dict[str, Any], rows: list[dict[str, Any]
                                          drop_last=len(data) >= batch,
                                          generator=torch.Generator().manual_seed(cfg.seed))
     rank = int(options.get("lora_rank") or 0)
-    consistency = options.get("method", "consistency") == "consistency"
+    method = str(options.get("method", "consistency"))
+    consistency = method == "consistency"
     student = few_step_student(teacher, rank)
+    if options.get("init_adapter"):
+        if not rank:
+            raise SonogenError("distill_training.init_adapter needs lora_rank > 0 (it starts a LoRA student)")
+        start = Path(str(options["init_adapter"])).expanduser()
+        load_adapter_weights(student, start if start.is_absolute() else Path(teacher_path) / start)
     target = copy.deepcopy(student).eval().requires_grad_(False) if consistency else None
     trainable = [p for p in student.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=float(options["learning_rate"]), weight_decay=0.0)
@@ -231,6 +344,13 @@ def distill(cfg: TrainConfig, options: dict[str, Any], rows: list[dict[str, Any]
     ratio = int(grid[1] - grid[0]) if len(grid) > 1 else int(grid[0]) + 1
     guidance, decay, huber_c = float(options["guidance_scale"]), float(options["ema_decay"]), float(options["huber_c"])
     steps = int(options["steps"])
+    ddim = ddim_scheduler(sched)
+    path_t, path_s = student_grid(ddim, int(options["sampling_steps"]))
+    path_t, path_s = path_t.to(accelerator.device), path_s.to(accelerator.device)
+    ddim_alphas = ddim.alphas_cumprod.to(accelerator.device).float()
+    substeps = int(options.get("teacher_substeps") or 1)
+    if method == "trajectory" and int(path_t[0] - path_s[0]) < substeps:
+        raise SonogenError("distill_training: teacher_substeps is finer than one training step of the student's grid")
     with torch.no_grad():
         empty = text_encoder(tokenize(tokenizer, [""], accelerator.device))[0]
     bar = tqdm(total=steps, initial=step, desc="stage: distill", disable=not (cfg.progress and accelerator.is_main_process))
@@ -250,7 +370,19 @@ def distill(cfg: TrainConfig, options: dict[str, Any], rows: list[dict[str, Any]
             cond = text_encoder(tokenize(tokenizer, list(item["text"]), accelerator.device))[0]
         uncond = empty.expand(len(x0), -1, -1)
         noise = torch.randn_like(x0)
-        if target is None:  # guidance: one pass learns the teacher's two
+        if method == "trajectory":  # one pass learns the teacher's walk over one step of the grid
+            pick = torch.randint(0, len(path_t), (len(x0),), device=accelerator.device)
+            t, s = path_t[pick], path_s[pick]
+            a_t, s_t = alpha_sigma(ddim_alphas, t)
+            x_t = a_t * x0 + s_t * noise
+            with torch.no_grad():
+                x_s = teacher_walk(teacher, x_t, t, s, cond, uncond, guidance, ddim_alphas, prediction, substeps)
+                a_s, s_s = alpha_sigma(ddim_alphas, s)
+                goal = prediction_from_clean(ddim_clean_target(x_t, x_s, a_t, s_t, a_s, s_s), x_t, a_t, s_t,
+                                             prediction)
+            estimate = student(x_t, t, encoder_hidden_states=cond).sample.float()
+            loss = torch.nn.functional.mse_loss(estimate, goal)
+        elif target is None:  # guidance: one pass learns the teacher's two
             t = torch.randint(0, int(sched.config.num_train_timesteps), (len(x0),), device=accelerator.device)
             x_t = sched.add_noise(x0, noise, t)
             with torch.no_grad():
@@ -283,8 +415,10 @@ def distill(cfg: TrainConfig, options: dict[str, Any], rows: list[dict[str, Any]
     bar.close()
     save_state(accelerator, folder, step, cfg.keep_checkpoints)
     if accelerator.is_main_process:
-        # a consistency student samples with the LCM sampler; a guidance student with the teacher's own
-        few_sched = student_scheduler(sched, int(options["teacher_steps"])) if consistency else sched
+        # a consistency student samples with the LCM sampler, a trajectory student with DDIM on
+        # its grid, a guidance student with the teacher's own
+        few_sched = {"consistency": student_scheduler(sched, int(options["teacher_steps"])),
+                     "trajectory": ddim}.get(method, sched)
         sampling = {"num_inference_steps": int(options["sampling_steps"]), "guidance_scale": 1.0}
         trained = accelerator.unwrap_model(student).float().eval()
         if rank:

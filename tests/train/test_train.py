@@ -327,6 +327,25 @@ def test_distill_a_few_step_student(dataset: Path, tmp_path: Path, capsys: pytes
     assert (guided.default_steps, guided.default_guidance) == (2, 1.0)
     assert guided("a", seed=3, width=64, height=64, progress=False).images[0].size == (64, 64)
 
+    # method "trajectory", started from the guidance student: it samples with DDIM on its grid
+    walked_out = tmp_path / "walked"
+    shutil.copytree(out, walked_out, ignore=shutil.ignore_patterns("student", "distill"))
+    config["distill_training"].update(method="trajectory", teacher_substeps=3, init_adapter=str(few))
+    (tmp_path / "walked.json").write_text(json.dumps(config))
+    assert main([*argv[:4], str(walked_out), "--config", str(tmp_path / "walked.json"), *argv[7:]]) == 0
+    walked_few = walked_out / "student" / "few_step"
+    ddim = json.loads((walked_few / "scheduler_config.json").read_text())
+    assert ddim["_class_name"] == "DDIMScheduler" and ddim["timestep_spacing"] == "trailing"
+    assert ddim["clip_sample"] is False and ddim["set_alpha_to_one"] is True
+    walked = load_pipeline(str(walked_out / "student"), device="cpu", scheduler="few-step")
+    assert type(walked.scheduler).__name__ == "DDIMScheduler" and walked.default_steps == 2
+    assert walked("a", seed=3, width=64, height=64, progress=False).images[0].size == (64, 64)
+    config["distill_training"]["init_adapter"] = str(tmp_path / "nowhere")
+    (tmp_path / "walked.json").write_text(json.dumps(config))
+    shutil.rmtree(walked_out / "distill")
+    assert main([*argv[:4], str(walked_out), "--config", str(tmp_path / "walked.json"), *argv[7:]]) != 0
+    assert "init_adapter: no adapter_model.safetensors" in capsys.readouterr().err
+
 
 def test_consistency_parametrisation() -> None:
     """The student's boundary and the teacher's DDIM step are what the distillation assumes."""
@@ -381,12 +400,83 @@ def test_guided_output_guides_the_clean_and_noise_estimates() -> None:
     assert torch.allclose(eps, eps_u + 4.0 * (eps_c - eps_u), atol=1e-4)
 
 
+class _Velocity(torch.nn.Module):
+    """A teacher that knows the one clean latent ``x0`` and predicts its true velocity at any ``x_t``."""
+
+    def __init__(self, x0: torch.Tensor, alphas: torch.Tensor) -> None:
+        super().__init__()
+        self.x0, self.alphas = x0, alphas
+
+    def forward(self, x, ts, encoder_hidden_states):  # type: ignore[no-untyped-def]
+        a = self.alphas[ts].sqrt()[:, None, None, None]
+        s = (1 - self.alphas[ts]).sqrt()[:, None, None, None]
+        x0 = self.x0.repeat(len(x) // len(self.x0), 1, 1, 1)
+        noise = (x - a * x0) / s
+        out = torch.nn.Module()
+        out.sample = a * noise - s * x0 + 0.1 * torch.tanh(x) * encoder_hidden_states.mean()  # bent by the text
+        return out
+
+
+def test_trajectory_target_steps_where_the_teacher_walked() -> None:
+    """The trajectory student's target, put through one step of the saved DDIM sampler, lands
+    on the guided teacher's multi-step walk; for a teacher that knows the clean latent the walk
+    is exact and the target is the true velocity; one sub-step is the teacher's DDIM step."""
+    from diffusers import DDPMScheduler
+
+    from sonogen.train.distill import (
+        alpha_sigma,
+        ddim_clean_target,
+        ddim_scheduler,
+        prediction_from_clean,
+        student_grid,
+        sub_steps,
+        teacher_step,
+        teacher_walk,
+    )
+
+    ddim = ddim_scheduler(DDPMScheduler(prediction_type="v_prediction", rescale_betas_zero_snr=True,
+                                        beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012))
+    t_grid, s_grid = student_grid(ddim, 4)
+    assert t_grid.tolist() == [999, 749, 499, 249] and s_grid.tolist() == [749, 499, 249, -1]
+    points = sub_steps(t_grid, s_grid, 3)
+    assert torch.equal(points[0], t_grid) and torch.equal(points[-1], s_grid)
+    assert all(bool((a > b).all()) for a, b in zip(points, points[1:], strict=False))
+    alphas = ddim.alphas_cumprod.float()
+    x0 = torch.randn(4, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+    noise = torch.randn(4, 4, 8, 8, generator=torch.Generator().manual_seed(1))
+    a_t, s_t = alpha_sigma(alphas, t_grid)
+    a_s, s_s = alpha_sigma(alphas, s_grid)
+    x_t = a_t * x0 + s_t * noise
+    cond, uncond = torch.zeros(4, 3, 8), torch.zeros(4, 3, 8)
+    exact = _Velocity(x0, alphas)
+    walked = teacher_walk(exact, x_t, t_grid, s_grid, cond, uncond, 4.0, alphas, "v_prediction", 3)
+    assert torch.allclose(walked, a_s * x0 + s_s * noise, atol=1e-3)  # on the true path, into the clean end
+    goal = prediction_from_clean(ddim_clean_target(x_t, walked, a_t, s_t, a_s, s_s), x_t, a_t, s_t, "v_prediction")
+    assert torch.allclose(goal, a_t * noise - s_t * x0, atol=1e-3)
+
+    bent_cond = torch.ones(4, 3, 8)  # the text bends the teacher off the exact path; guidance matters
+    walked = teacher_walk(exact, x_t, t_grid, s_grid, bent_cond, uncond, 4.0, alphas, "v_prediction", 3)
+    goal = prediction_from_clean(ddim_clean_target(x_t, walked, a_t, s_t, a_s, s_s), x_t, a_t, s_t, "v_prediction")
+    for i in range(4):  # the sampler's own step from the target lands on the walk
+        landed = ddim.step(goal[i:i + 1], int(t_grid[i]), x_t[i:i + 1]).prev_sample
+        assert torch.allclose(landed, walked[i:i + 1], atol=1e-3)
+    one = teacher_walk(exact, x_t, t_grid, s_grid, bent_cond, uncond, 4.0, alphas, "v_prediction", 1)
+    assert torch.allclose(one, teacher_step(exact, x_t, t_grid, s_grid, bent_cond, uncond, 4.0, alphas,
+                                            "v_prediction"), atol=1e-4)
+    assert not torch.allclose(one, walked, atol=1e-3)  # sub-steps change where the walk ends
+
+
 def test_few_step_adapter_starts_as_its_teacher_and_round_trips(tmp_path: Path) -> None:
     """A LoRA student starts equal to the teacher, only its adapter trains, and the saved
     adapter folder, applied to a fresh teacher, gives the student's outputs exactly."""
     from sonogen.pipeline.lora import apply_lora
     from sonogen.pipeline.tiny import build_tiny_pipeline
-    from sonogen.train.distill import few_step_student, save_few_step, student_scheduler
+    from sonogen.train.distill import (
+        few_step_student,
+        load_adapter_weights,
+        save_few_step,
+        student_scheduler,
+    )
 
     teacher = build_tiny_pipeline(0).unet.eval().requires_grad_(False)
     student = few_step_student(teacher, 2)
@@ -409,3 +499,10 @@ def test_few_step_adapter_starts_as_its_teacher_and_round_trips(tmp_path: Path) 
     apply_lora(fresh, tmp_path / "few_step")
     with torch.no_grad():
         assert torch.allclose(fresh.unet(x, t, encoder_hidden_states=states).sample, trained, atol=1e-5)
+    # a new student started from the saved adapter (init_adapter) is the trained one; another rank is refused
+    restarted = few_step_student(teacher, 2)
+    load_adapter_weights(restarted, tmp_path / "few_step")
+    with torch.no_grad():
+        assert torch.allclose(restarted(x, t, encoder_hidden_states=states).sample, trained, atol=1e-5)
+    with pytest.raises(SonogenError, match="init_adapter"):
+        load_adapter_weights(few_step_student(teacher, 4), tmp_path / "few_step")
