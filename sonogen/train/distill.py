@@ -213,8 +213,14 @@ def ddim_scheduler(teacher_scheduler: Any) -> Any:
     trailing spacing, no clipping and the clean end at alpha 1 (what a trajectory student steps with)."""
     from diffusers import DDIMScheduler
 
-    return DDIMScheduler.from_config(teacher_scheduler.config, clip_sample=False, thresholding=False,
-                                     set_alpha_to_one=True, timestep_spacing="trailing")
+    config = teacher_scheduler.config
+    return DDIMScheduler(
+        num_train_timesteps=int(config.num_train_timesteps), beta_start=float(config.beta_start),
+        beta_end=float(config.beta_end), beta_schedule=str(config.beta_schedule),
+        prediction_type=str(config.prediction_type),
+        rescale_betas_zero_snr=bool(getattr(config, "rescale_betas_zero_snr", False)),
+        clip_sample=False, thresholding=False, set_alpha_to_one=True, timestep_spacing="trailing",
+    )
 
 
 def student_grid(scheduler: Any, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
