@@ -81,19 +81,24 @@ def known_words() -> frozenset[str]:
     return frozenset(caption_words())
 
 
+def pieces(word: str) -> list[str]:
+    """The parts of ``word`` between ``&'/.#-`` that are not :data:`STOPWORDS`."""
+    return [p for p in re.split(r"[&'/.#-]", word) if p and p not in STOPWORDS]
+
+
 def is_unseen(word: str, known: frozenset[str]) -> bool:
     """Whether no caption holds ``word``: it is not known, and neither are all its pieces
     (``four-on-the-floor`` is unseen because ``floor`` is; ``late-night`` would not be)."""
     if word in known:
         return False
-    pieces = [p for p in re.split(r"[&'/.#-]", word) if p and p not in STOPWORDS]
-    return not pieces or any(p not in known for p in pieces)
+    parts = pieces(word)
+    return not parts or any(p not in known for p in parts)
 
 
 def word_pieces(word: str, known: frozenset[str]) -> set[str]:
     """``word`` and those of its pieces (split at ``&'/.#-``) that are neither in ``known``
     nor :data:`STOPWORDS`: ``word_pieces("hitsville-era", known)`` holds "hitsville" too."""
-    return {word} | {p for p in re.split(r"[&'/.#-]", word) if p and p not in STOPWORDS and p not in known}
+    return {word} | {p for p in pieces(word) if p not in known}
 
 
 def unseen_words(prompt: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""Shared fixtures: synthesised test audio (tones, chords, clicks, noise bursts)."""
+"""Shared fixtures: synthesised test audio (tones, chords, clicks, noise bursts) and a toy sentence encoder."""
 
 from __future__ import annotations
 
@@ -108,3 +108,32 @@ def tiny_source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     sys.path.insert(0, str(root))
     yield source
     sys.path.remove(str(root))
+
+
+class WordDirections:
+    """A toy sentence encoder's meaning: each of ``words`` is a direction, every other word
+    shares one more axis, and a text is the normalised sum of its words' directions.
+
+    Mixed into :class:`~sonogen.models.vocabulary.KnowsVocabulary` by :func:`word_direction_encoder`.
+    """
+
+    def __init__(self, words: tuple[str, ...]) -> None:
+        self.words = words
+
+    def embed(self, texts: list[str]) -> torch.Tensor:
+        """Unit rows ``(len(texts), len(words) + 1)``."""
+        rows = torch.zeros(len(texts), len(self.words) + 1)
+        for i, text in enumerate(texts):
+            for word in text.lower().replace(",", " ").split():
+                rows[i, self.words.index(word) if word in self.words else len(self.words)] += 1.0
+        return torch.nn.functional.normalize(rows + 1e-6, dim=-1)
+
+
+def word_direction_encoder(words: tuple[str, ...]) -> Any:
+    """A :class:`KnowsVocabulary` whose ``embed`` is :class:`WordDirections` over ``words``."""
+    from sonogen.models.vocabulary import KnowsVocabulary
+
+    class Toy(WordDirections, KnowsVocabulary):
+        pass
+
+    return Toy(words)

@@ -183,23 +183,13 @@ def test_reliability_and_top_styles() -> None:
 
 
 def test_reading_without_the_prompts_own_words_drops_only_the_phrases_that_hold_them() -> None:
-    import torch
-
     from sonogen.models.reading import build_reading
-    from sonogen.models.vocabulary import KnowsVocabulary, build_vocabulary, read_prompt
+    from sonogen.models.vocabulary import build_vocabulary, read_prompt
+    from tests.conftest import word_direction_encoder
 
     words = ("oktoberfest", "loud", "stadium", "polka", "accordion", "rock", "guitar")
-
-    class Toy(KnowsVocabulary):  # each word a direction; a text the normalised sum of its words
-        def embed(self, texts: list[str]) -> torch.Tensor:
-            rows = torch.zeros(len(texts), len(words) + 1)
-            for i, text in enumerate(texts):
-                for word in text.lower().split():
-                    rows[i, words.index(word) if word in words else len(words)] += 1.0
-            return torch.nn.functional.normalize(rows + 1e-6, dim=-1)
-
     rows = [{"text": "polka accordion", "style": "polka"}, {"text": "loud rock guitar", "style": "rock"}]
-    encoder = Toy()
+    encoder = word_direction_encoder(words)
     encoder.set_vocabulary(build_vocabulary([r["text"] for r in rows]))
     encoder.set_reading(build_reading(rows, {"polka": ["oktoberfest"], "rock": ["loud stadium"]}, neighbours=2))
     pa = _load("prompt_adherence", "benchmarks/prompt_adherence.py")

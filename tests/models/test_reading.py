@@ -24,7 +24,6 @@ from sonogen.models.reading import (
 from sonogen.models.text import EncoderSource
 from sonogen.models.tiny_text import tiny_sentence_components
 from sonogen.models.vocabulary import (
-    KnowsVocabulary,
     build_vocabulary,
     read_embeddings,
     read_prompt,
@@ -32,24 +31,11 @@ from sonogen.models.vocabulary import (
     write_embeddings,
 )
 from sonogen.spectrogram.params import SpectrogramParams
+from tests.conftest import word_direction_encoder
 
-#: Toy meanings: each word is a direction; a text is the normalised sum of its words'.
+#: The toy encoder's words: each a direction; a text is the normalised sum of its words'.
 _WORDS = ("jazz", "trumpet", "swing", "rock", "guitar", "loud", "polka", "accordion", "beer", "tent", "stadium",
           "smoky", "club", "mountain")
-
-
-def _toy_embed(texts: list[str]) -> torch.Tensor:
-    """Unit rows ``(len(texts), len(_WORDS) + 1)``; words outside :data:`_WORDS` share the last axis."""
-    rows = torch.zeros(len(texts), len(_WORDS) + 1)
-    for i, text in enumerate(texts):
-        for word in text.lower().replace(",", " ").split():
-            rows[i, _WORDS.index(word) if word in _WORDS else len(_WORDS)] += 1.0
-    return torch.nn.functional.normalize(rows + 1e-6, dim=-1)
-
-
-class _ToyEncoder(KnowsVocabulary):
-    def embed(self, texts: list[str]) -> torch.Tensor:
-        return _toy_embed(texts)
 
 
 ROWS = [{"text": "jazz swing with trumpet", "style": "jazz swing"},
@@ -64,8 +50,8 @@ PHRASES = {"polka": ["beer tent", "mountain beer"], "rock": ["stadium"], "jazz s
            "disco": ["mirror ball"]}  # no disco caption: its phrase cannot be drawn, so it is dropped
 
 
-def _toy(reading: Reading | None = None) -> _ToyEncoder:
-    encoder = _ToyEncoder()
+def _toy(reading: Reading | None = None) -> Any:
+    encoder = word_direction_encoder(_WORDS)
     encoder.set_vocabulary(build_vocabulary([str(r["text"]) for r in ROWS]))
     encoder.set_reading(reading if reading is not None else build_reading(ROWS, PHRASES, neighbours=2))
     return encoder
@@ -118,7 +104,7 @@ def test_read_prompt_draws_the_voted_styles_nearest_caption() -> None:
     assert read_prompt(encoder, "(beer:1.5) tent") is None  # a weighted prompt is the user's own
     assert read_prompt(encoder, "  ") is None
     assert read_prompts(encoder, ["beer tent", "rock"]) == ["polka accordion", "rock"]
-    without = _ToyEncoder()
+    without = word_direction_encoder(_WORDS)
     without.set_vocabulary(build_vocabulary(["rock"]))
     assert read_prompt(without, "beer tent") is None  # no reading: nothing changes
 
@@ -186,7 +172,8 @@ def test_pipeline_reads_prompts_not_negatives_and_saves_the_reading(tiny_source:
 def test_a_prompt_is_read_once_until_the_reading_changes() -> None:
     encoder = _toy()
     calls: list[list[str]] = []
-    encoder.embed = lambda texts: calls.append(texts) or _toy_embed(texts)  # type: ignore[method-assign]
+    plain = encoder.embed
+    encoder.embed = lambda texts: calls.append(texts) or plain(texts)  # type: ignore[method-assign]
     assert read_prompt(encoder, "beer tent") == "polka accordion"
     made = len(calls)
     assert made > 0 and read_prompt(encoder, "beer tent") == "polka accordion" and len(calls) == made
