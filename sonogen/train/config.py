@@ -96,8 +96,10 @@ A model trained from scratch is one JSON file (the packaged ones are in
                                              # or "trajectory": one DDIM step of the student
                                              # learns the guided teacher's walk over that step
         "teacher_substeps": 2,               # trajectory: the teacher's sub-steps per step
-        "init_adapter": null                 # a LoRA folder to start from (relative: in the
+        "init_adapter": null,                # a LoRA folder to start from (relative: in the
                                              # teacher's folder, e.g. "few_step")
+        "teacher_adapter": null              # trajectory: a student folder that teaches
+                                             # (progressive: 8 -> 4 steps at guidance 1)
       }
     }
 
@@ -150,7 +152,7 @@ DEFAULT_MODEL: dict[str, dict[str, Any]] = {
     "distill_training": {"steps": 0, "batch_size": 8, "learning_rate": 1e-4, "guidance_scale": 4.0,
                          "teacher_steps": 50, "sampling_steps": 4, "huber_c": 0.001, "ema_decay": 0.95,
                          "lora_rank": 0, "method": "consistency", "teacher_substeps": 2,
-                         "init_adapter": None},
+                         "init_adapter": None, "teacher_adapter": None},
 }
 #: Values some keys may take.
 CHOICES = {
@@ -254,8 +256,11 @@ def _check_model(cfg: dict[str, dict[str, Any]]) -> None:
     distill = cfg["distill_training"]
     if not isinstance(distill["teacher_substeps"], int) or distill["teacher_substeps"] < 1:
         raise SonogenError("distill_training.teacher_substeps must be a whole number >= 1")
-    if distill["init_adapter"] is not None and not isinstance(distill["init_adapter"], str):
-        raise SonogenError("distill_training.init_adapter must be null or a folder path")
+    for key in ("init_adapter", "teacher_adapter"):
+        if distill[key] is not None and not isinstance(distill[key], str):
+            raise SonogenError(f"distill_training.{key} must be null or a folder path")
+    if distill["teacher_adapter"] and distill["method"] != "trajectory":
+        raise SonogenError("distill_training.teacher_adapter needs method \"trajectory\"")
     schedule = cfg["unet_training"]["crop_schedule"]
     if not isinstance(schedule, list) or not all(
             isinstance(e, list) and len(e) == 2 and int(e[0]) >= 0 and (e[1] is None or int(e[1]) > 0)

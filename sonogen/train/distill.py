@@ -37,6 +37,9 @@ samples with DDIM on that grid at guidance 1: its steps carry the accuracy of th
 finer walk, which a guidance student (bounded by the teacher's solver at as many steps)
 cannot. ``init_adapter`` starts the LoRA from a saved adapter folder (a relative path is
 looked up in the teacher's folder, so ``"few_step"`` continues its packaged student).
+``teacher_adapter`` makes such a trajectory student the teacher of the next (progressive
+distillation: a 4-step student of an 8-step one, ``teacher_substeps`` 2, guidance 1): the
+teacher then walks in its own DDIM steps, one pass each.
 
 With ``lora_rank`` > 0 in the options the student is the teacher plus a LoRA adapter of
 that rank on its attention, feed-forward and residual-block layers (only the adapter
@@ -130,6 +133,8 @@ def guided_output(teacher: Any, x_t: torch.Tensor, t: torch.Tensor, cond: torch.
     It is in the teacher's own prediction space; the clean and noise estimates are linear
     in the output at a given ``x_t``, so guiding the output guides both of them alike.
     """
+    if guidance == 1.0:  # the conditional output alone: one pass
+        return teacher(x_t, t, encoder_hidden_states=cond).sample.float()
     both = teacher(torch.cat([x_t, x_t]), torch.cat([t, t]), encoder_hidden_states=torch.cat([uncond, cond])).sample
     unconditional, conditional = both.float().chunk(2)
     return unconditional + guidance * (conditional - unconditional)
@@ -187,9 +192,10 @@ def log_snr(a: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
 
 def teacher_walk(teacher: Any, x_t: torch.Tensor, t: torch.Tensor, s: torch.Tensor, cond: torch.Tensor,
                  uncond: torch.Tensor, guidance: float, alphas: torch.Tensor, prediction_type: str,
-                 count: int) -> torch.Tensor:
+                 count: int, order: int = 2) -> torch.Tensor:
     """The guided teacher's walk from ``x_t`` at ``t`` to ``s`` (``s < 0``: the clean end) in
-    ``count`` DPM-Solver++(2M) sub-steps (the first, and one into the clean end, first order);
+    ``count`` DPM-Solver++(2M) sub-steps (the first, and one into the clean end, first order),
+    or with ``order`` 1 in DDIM steps (a distilled teacher, trained for such steps);
     returns the latents at ``s``, shaped as ``x_t``."""
     points = sub_steps(t, s, count)
     x, previous, previous_h = x_t, None, None
@@ -200,7 +206,7 @@ def teacher_walk(teacher: Any, x_t: torch.Tensor, t: torch.Tensor, s: torch.Tens
                                 prediction_type)
         h = log_snr(a2, s2) - log_snr(a, sg)
         estimate = x0
-        if previous is not None and previous_h is not None:  # second order from the last clean estimate
+        if order == 2 and previous is not None and previous_h is not None:  # second order from the last estimate
             r = previous_h / h
             estimate = torch.where(_expand(there >= 0), x0 + (x0 - previous) / (2.0 * r), x0)
         x = ddim_move(x, estimate, a, sg, a2, s2)
@@ -230,6 +236,12 @@ def student_grid(scheduler: Any, steps: int) -> tuple[torch.Tensor, torch.Tensor
     return t, t - int(scheduler.config.num_train_timesteps) // steps
 
 
+def adapter_path(teacher_path: str, given: Any) -> Path:
+    """An adapter folder named in the options: as given when absolute, else in the teacher's folder."""
+    path = Path(str(given)).expanduser()
+    return path if path.is_absolute() else Path(teacher_path) / path
+
+
 def load_adapter_weights(student: Any, folder: Path) -> None:
     """Start the student's LoRA from the adapter saved in ``folder`` (same targets and rank)."""
     from peft.utils import set_peft_model_state_dict
@@ -244,6 +256,21 @@ def load_adapter_weights(student: Any, folder: Path) -> None:
         result = None
     if result is None or getattr(result, "unexpected_keys", None):
         raise SonogenError(f"init_adapter {folder} does not fit this student (rank or layers differ)")
+
+
+def adapted_teacher(unet: Any, folder: Path) -> Any:
+    """A frozen copy of ``unet`` with the few-step adapter in ``folder``: a distilled student as
+    the teacher of the next (the adapter stays separate, so a new student's adapter still
+    applies to the plain ``unet``)."""
+    import json
+
+    try:
+        rank = int(json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))["r"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise SonogenError(f"teacher_adapter: no readable adapter_config.json in {folder}") from None
+    teacher = few_step_student(unet, rank)
+    load_adapter_weights(teacher, folder)
+    return teacher.eval().requires_grad_(False)
 
 
 def few_step_student(teacher: Any, rank: int) -> Any:
@@ -327,8 +354,10 @@ def distill(cfg: TrainConfig, options: dict[str, Any], rows: list[dict[str, Any]
     if options.get("init_adapter"):
         if not rank:
             raise SonogenError("distill_training.init_adapter needs lora_rank > 0 (it starts a LoRA student)")
-        start = Path(str(options["init_adapter"])).expanduser()
-        load_adapter_weights(student, start if start.is_absolute() else Path(teacher_path) / start)
+        load_adapter_weights(student, adapter_path(teacher_path, options["init_adapter"]))
+    order = 2
+    if options.get("teacher_adapter"):  # a distilled student teaches: its own DDIM steps, one pass each
+        teacher, order = adapted_teacher(teacher, adapter_path(teacher_path, options["teacher_adapter"])), 1
     target = copy.deepcopy(student).eval().requires_grad_(False) if consistency else None
     trainable = [p for p in student.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=float(options["learning_rate"]), weight_decay=0.0)
@@ -382,7 +411,8 @@ def distill(cfg: TrainConfig, options: dict[str, Any], rows: list[dict[str, Any]
             a_t, s_t = alpha_sigma(ddim_alphas, t)
             x_t = a_t * x0 + s_t * noise
             with torch.no_grad():
-                x_s = teacher_walk(teacher, x_t, t, s, cond, uncond, guidance, ddim_alphas, prediction, substeps)
+                x_s = teacher_walk(teacher, x_t, t, s, cond, uncond, guidance, ddim_alphas, prediction, substeps,
+                                   order)
                 a_s, s_s = alpha_sigma(ddim_alphas, s)
                 goal = prediction_from_clean(ddim_clean_target(x_t, x_s, a_t, s_t, a_s, s_s), x_t, a_t, s_t,
                                              prediction)

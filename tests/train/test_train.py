@@ -340,6 +340,18 @@ def test_distill_a_few_step_student(dataset: Path, tmp_path: Path, capsys: pytes
     walked = load_pipeline(str(walked_out / "student"), device="cpu", scheduler="few-step")
     assert type(walked.scheduler).__name__ == "DDIMScheduler" and walked.default_steps == 2
     assert walked("a", seed=3, width=64, height=64, progress=False).images[0].size == (64, 64)
+    # progressive: a one-step student taught by the two-step one, in its own DDIM steps
+    halved_out = tmp_path / "halved"
+    shutil.copytree(out, halved_out, ignore=shutil.ignore_patterns("student", "distill"))
+    config["distill_training"].update(init_adapter=str(walked_few), teacher_adapter=str(walked_few),
+                                      sampling_steps=1, teacher_substeps=2, guidance_scale=1.0)
+    (tmp_path / "halved.json").write_text(json.dumps(config))
+    assert main([*argv[:4], str(halved_out), "--config", str(tmp_path / "halved.json"), *argv[7:]]) == 0
+    halved = load_pipeline(str(halved_out / "student"), device="cpu", scheduler="few-step")
+    assert halved.default_steps == 1 and type(halved.scheduler).__name__ == "DDIMScheduler"
+    before, after = (load_file(str(f / "adapter_model.safetensors")) for f in (walked_few, halved_out / "student" / "few_step"))
+    assert before.keys() == after.keys() and any(not torch.equal(before[k], after[k]) for k in before)
+    config["distill_training"].update(teacher_adapter=None, sampling_steps=2, guidance_scale=4.0)
     config["distill_training"]["init_adapter"] = str(tmp_path / "nowhere")
     (tmp_path / "walked.json").write_text(json.dumps(config))
     shutil.rmtree(walked_out / "distill")
@@ -464,6 +476,12 @@ def test_trajectory_target_steps_where_the_teacher_walked() -> None:
     assert torch.allclose(one, teacher_step(exact, x_t, t_grid, s_grid, bent_cond, uncond, 4.0, alphas,
                                             "v_prediction"), atol=1e-4)
     assert not torch.allclose(one, walked, atol=1e-3)  # sub-steps change where the walk ends
+    # first order: a distilled teacher's own DDIM steps, one after another
+    first = teacher_walk(exact, x_t, t_grid, s_grid, bent_cond, uncond, 1.0, alphas, "v_prediction", 2, order=1)
+    mid = sub_steps(t_grid, s_grid, 2)[1]
+    by_hand = teacher_step(exact, x_t, t_grid, mid, bent_cond, uncond, 1.0, alphas, "v_prediction")
+    by_hand = teacher_step(exact, by_hand, mid, s_grid, bent_cond, uncond, 1.0, alphas, "v_prediction")
+    assert torch.allclose(first, by_hand, atol=1e-4)
 
 
 def test_few_step_adapter_starts_as_its_teacher_and_round_trips(tmp_path: Path) -> None:
