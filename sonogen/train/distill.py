@@ -242,20 +242,21 @@ def adapter_path(teacher_path: str, given: Any) -> Path:
     return path if path.is_absolute() else Path(teacher_path) / path
 
 
-def load_adapter_weights(student: Any, folder: Path) -> None:
-    """Start the student's LoRA from the adapter saved in ``folder`` (same targets and rank)."""
+def load_adapter_weights(student: Any, folder: Path, role: str = "init_adapter") -> None:
+    """Set the student's LoRA to the adapter saved in ``folder`` (same targets and rank);
+    ``role`` names the option that asked for it in errors."""
     from peft.utils import set_peft_model_state_dict
     from safetensors.torch import load_file
 
     weights = folder / "adapter_model.safetensors"
     if not weights.is_file():
-        raise SonogenError(f"init_adapter: no adapter_model.safetensors in {folder}")
+        raise SonogenError(f"{role}: no adapter_model.safetensors in {folder}")
     try:
         result = set_peft_model_state_dict(student, {k: v.float() for k, v in load_file(str(weights)).items()})
     except RuntimeError:  # a shape mismatch: another rank, another model
         result = None
     if result is None or getattr(result, "unexpected_keys", None):
-        raise SonogenError(f"init_adapter {folder} does not fit this student (rank or layers differ)")
+        raise SonogenError(f"{role} {folder} does not fit this student (rank or layers differ)")
 
 
 def adapted_teacher(unet: Any, folder: Path) -> Any:
@@ -269,7 +270,7 @@ def adapted_teacher(unet: Any, folder: Path) -> Any:
     except (OSError, ValueError, KeyError, TypeError):
         raise SonogenError(f"teacher_adapter: no readable adapter_config.json in {folder}") from None
     teacher = few_step_student(unet, rank)
-    load_adapter_weights(teacher, folder)
+    load_adapter_weights(teacher, folder, "teacher_adapter")
     return teacher.eval().requires_grad_(False)
 
 
