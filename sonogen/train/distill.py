@@ -142,11 +142,9 @@ def guided_output(teacher: Any, x_t: torch.Tensor, t: torch.Tensor, cond: torch.
 
 def teacher_step(teacher: Any, x_t: torch.Tensor, t: torch.Tensor, s: torch.Tensor, cond: torch.Tensor,
                  uncond: torch.Tensor, guidance: float, alphas: torch.Tensor, prediction_type: str) -> torch.Tensor:
-    """One guided DDIM step of the teacher from ``x_t`` at ``t`` to ``s`` (``s < 0``: the clean estimate)."""
-    alpha_t = alphas[t]
-    x0, eps = clean_and_noise(guided_output(teacher, x_t, t, cond, uncond, guidance), x_t, alpha_t, prediction_type)
-    alpha_s = torch.where(s >= 0, alphas[s.clamp(min=0)], torch.ones_like(alpha_t))
-    return _expand(alpha_s.sqrt()) * x0 + _expand((1.0 - alpha_s).sqrt()) * eps
+    """One guided DDIM step of the teacher from ``x_t`` at ``t`` to ``s`` (``s < 0``: the clean
+    estimate): a :func:`teacher_walk` of one first-order sub-step."""
+    return teacher_walk(teacher, x_t, t, s, cond, uncond, guidance, alphas, prediction_type, 1, order=1)
 
 
 def alpha_sigma(alphas: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

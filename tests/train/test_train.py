@@ -439,6 +439,7 @@ def test_trajectory_target_steps_where_the_teacher_walked() -> None:
         alpha_sigma,
         ddim_clean_target,
         ddim_scheduler,
+        guided_output,
         prediction_from_clean,
         student_grid,
         sub_steps,
@@ -473,8 +474,9 @@ def test_trajectory_target_steps_where_the_teacher_walked() -> None:
         landed = ddim.step(goal[i:i + 1], int(t_grid[i]), x_t[i:i + 1]).prev_sample
         assert torch.allclose(landed, walked[i:i + 1], atol=1e-3)
     one = teacher_walk(exact, x_t, t_grid, s_grid, bent_cond, uncond, 4.0, alphas, "v_prediction", 1)
-    assert torch.allclose(one, teacher_step(exact, x_t, t_grid, s_grid, bent_cond, uncond, 4.0, alphas,
-                                            "v_prediction"), atol=1e-4)
+    guided = guided_output(exact, x_t, t_grid, bent_cond, uncond, 4.0)
+    x0_guided = a_t * x_t - s_t * guided  # one DDIM step, written out: clean and noise estimates moved to s
+    assert torch.allclose(one, a_s * x0_guided + s_s * (s_t * x_t + a_t * guided), atol=1e-4)
     assert not torch.allclose(one, walked, atol=1e-3)  # sub-steps change where the walk ends
     # first order: a distilled teacher's own DDIM steps, one after another
     first = teacher_walk(exact, x_t, t_grid, s_grid, bent_cond, uncond, 1.0, alphas, "v_prediction", 2, order=1)
