@@ -229,9 +229,10 @@ def _lite_folder(args: argparse.Namespace) -> Path | None:
     from sonogen.pipeline.model_files import few_step_adapter
 
     folder = default_checkpoint_path() if args.checkpoint is None else Path(args.checkpoint).expanduser()
-    if folder is None or not folder.is_dir() or lite_unsupported(folder) is not None:
+    few_step = args.scheduler == "few-step"
+    if folder is None or not folder.is_dir() or lite_unsupported(folder, few_step) is not None:
         return None
-    if args.scheduler == "few-step" and few_step_adapter(folder) is None:
+    if few_step and few_step_adapter(folder) is None:
         return None  # the full pipeline names what is missing
     return folder
 

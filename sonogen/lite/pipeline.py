@@ -8,7 +8,7 @@ prompt, optional negative prompt and weights, one seed, text to audio; a CLIP or
 sentence (BERT) text encoder; an SD 1.x or a spectrogram autoencoder. It draws the same
 image as :class:`~sonogen.pipeline.pipeline.SonogenPipeline` within float32 rounding.
 A folder's few-step adapter (``few_step/``: a LoRA merged into the UNet's weights at load,
-with its LCM sampler and sampling defaults) runs here too. Anything else (audio input,
+with its DPM-Solver++, DDIM or LCM sampler and sampling defaults) runs here too. Anything else (audio input,
 masks, loops, other LoRAs and schedulers) uses the full pipeline; :func:`lite_unsupported`
 says whether a checkpoint folder can run here.
 """
@@ -64,9 +64,10 @@ def _read_json(path: Path) -> Any:
         return None
 
 
-def lite_unsupported(folder: Path) -> str | None:
-    """None when ``folder`` (a diffusers pipeline folder) can run on :class:`LitePipeline`,
-    else a short reason. Reads only the JSON files."""
+def lite_unsupported(folder: Path, few_step: bool = False) -> str | None:
+    """None when ``folder`` (a diffusers pipeline folder) can run on :class:`LitePipeline`
+    (with ``few_step``: its few-step adapter's sampler too), else a short reason. Reads only
+    the JSON files."""
     index = _read_json(folder / MODEL_INDEX)
     if not isinstance(index, dict):
         return "no readable model_index.json"
@@ -90,6 +91,12 @@ def lite_unsupported(folder: Path) -> str | None:
             return reason
     if not (folder / "tokenizer" / "tokenizer.json").is_file():
         return "no tokenizer/tokenizer.json"
+    few = few_step_adapter(folder) if few_step else None
+    if few is not None:
+        config = _read_json(few / "scheduler_config.json")
+        if not isinstance(config, dict):
+            return f"no readable {FEW_STEP_DIR}/scheduler_config.json"
+        return sampler_supports(config)
     return None
 
 
@@ -172,7 +179,7 @@ class LitePipeline(RecommendedSampling):
     def load(cls, folder: Path, dtype: torch.dtype = torch.float32, few_step: bool = False) -> LitePipeline:
         """Load ``folder`` (check :func:`lite_unsupported` first); with ``few_step``, with its
         few-step adapter merged and that adapter's sampler and sampling defaults."""
-        reason = lite_unsupported(folder)
+        reason = lite_unsupported(folder, few_step)
         if reason:
             raise SonogenError(f"{folder} cannot run without diffusers: {reason}")
         unet_state = read_weights(folder / "unet")

@@ -1,9 +1,10 @@
-"""Samplers read from a diffusers scheduler config: DPM-Solver++ and the LCM sampler.
+"""Samplers read from a diffusers scheduler config: DPM-Solver++, DDIM and the LCM sampler.
 
 :class:`DPMSolverPP` follows the published multistep solver (Lu et al., "DPM-Solver++",
-2022) and :class:`LCMSampler` the latent consistency model's multistep sampling (Luo et
-al., 2023), each in the parametrisation of the diffusers scheduler of the same config
-(``DPMSolverMultistepScheduler``, ``LCMScheduler``), so that for the configs
+2022), :class:`DDIMSampler` the deterministic DDIM step (Song et al., 2021) and
+:class:`LCMSampler` the latent consistency model's multistep sampling (Luo et al., 2023),
+each in the parametrisation of the diffusers scheduler of the same config
+(``DPMSolverMultistepScheduler``, ``DDIMScheduler``, ``LCMScheduler``), so that for the configs
 :func:`sampler_supports` accepts they visit the same timesteps and make the same latents
 within float32 rounding.
 """
@@ -34,19 +35,29 @@ _REQUIRED: dict[str, Any] = {
 
 
 _LCM_REQUIRED: dict[str, Any] = {"thresholding": False, "clip_sample": False, "trained_betas": None}
+_DDIM_REQUIRED: dict[str, Any] = {"thresholding": False, "clip_sample": False, "trained_betas": None}
+
+
+def _schedule_supported(config: Mapping[str, Any]) -> str | None:
+    """None when the betas and the prediction type are ones the samplers here compute."""
+    if config.get("beta_schedule", "scaled_linear") not in ("scaled_linear", "linear"):
+        return f"scheduler beta_schedule={config.get('beta_schedule')!r}"
+    if config.get("prediction_type", "epsilon") not in ("epsilon", "v_prediction", "sample"):
+        return f"scheduler prediction_type={config.get('prediction_type')!r}"
+    return None
 
 
 def sampler_supports(config: Mapping[str, Any]) -> str | None:
     """None when :func:`make_sampler` can follow ``config``, else the reason it cannot."""
-    if config.get("_class_name") == "LCMScheduler":
-        for key, value in _LCM_REQUIRED.items():
+    required = {"LCMScheduler": _LCM_REQUIRED, "DDIMScheduler": _DDIM_REQUIRED}.get(str(config.get("_class_name")))
+    if required is not None:
+        for key, value in required.items():
             if config.get(key, value) != value:
                 return f"scheduler {key}={config.get(key)!r}"
-        if config.get("beta_schedule", "scaled_linear") not in ("scaled_linear", "linear"):
-            return f"scheduler beta_schedule={config.get('beta_schedule')!r}"
-        if config.get("prediction_type", "epsilon") not in ("epsilon", "v_prediction", "sample"):
-            return f"scheduler prediction_type={config.get('prediction_type')!r}"
-        return None
+        if config.get("_class_name") == "DDIMScheduler" and \
+                config.get("timestep_spacing", "leading") not in ("linspace", "leading", "trailing"):
+            return f"scheduler timestep_spacing={config.get('timestep_spacing')!r}"
+        return _schedule_supported(config)
     if config.get("_class_name") != "DPMSolverMultistepScheduler":
         return f"scheduler {config.get('_class_name')!r}"
     for key, value in _REQUIRED.items():
@@ -283,8 +294,80 @@ class LCMSampler:
         return x
 
 
-def make_sampler(config: Mapping[str, Any], count: int) -> DPMSolverPP | LCMSampler:
+def ddim_timesteps(config: Mapping[str, Any], count: int) -> np.ndarray:
+    """The ``count`` training timesteps a DDIM run visits, descending, int64 (the
+    ``timestep_spacing`` rules of DDIM, which differ from DPM-Solver++'s for ``linspace``
+    and ``leading``)."""
+    total = int(config.get("num_train_timesteps", 1000))
+    if not 1 <= count <= total:
+        raise ValueError(f"DDIM samples in 1 to {total} steps, got {count}")
+    spacing = config.get("timestep_spacing", "leading")
+    if spacing == "linspace":
+        return np.linspace(0, total - 1, count).round()[::-1].copy().astype(np.int64)
+    if spacing == "leading":
+        steps = (np.arange(0, count) * (total // count)).round()[::-1].copy().astype(np.int64)
+        return steps + int(config.get("steps_offset", 0))
+    return np.round(np.arange(total, 0, -total / count)).astype(np.int64) - 1
+
+
+@dataclass
+class DDIMSampler:
+    """Deterministic DDIM (eta 0): each step takes the network's clean and noise estimates
+    to the signal level of the timestep ``T // count`` below.
+
+    Attributes:
+        timesteps: ``(count,)`` int64, descending.
+        alphas_cumprod: ``(T,)`` float32 training schedule (exactly 0 at a zero-SNR end).
+        final_alpha: the signal level below timestep 0 (1 with ``set_alpha_to_one``).
+        prediction_type: what the network predicts.
+        stride: training timesteps between one step and the next, ``T // count``.
+    """
+
+    timesteps: torch.Tensor
+    alphas_cumprod: torch.Tensor
+    final_alpha: torch.Tensor
+    prediction_type: str
+    stride: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], count: int) -> DDIMSampler:
+        """The sampler for a ``DDIMScheduler`` config and ``count`` steps."""
+        _require_supported(config)
+        cumprod = train_alphas_cumprod(config, finite_last=False)
+        return cls(
+            timesteps=torch.from_numpy(ddim_timesteps(config, count)),
+            alphas_cumprod=cumprod,
+            final_alpha=torch.tensor(1.0) if config.get("set_alpha_to_one", True) else cumprod[0],
+            prediction_type=str(config.get("prediction_type", "epsilon")),
+            stride=int(config.get("num_train_timesteps", 1000)) // count,
+        )
+
+    def sample(self, noise: torch.Tensor, predict: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+               progress: Callable[[], Any] | None = None) -> torch.Tensor:
+        """Run from ``noise`` ``(B, C, h, w)`` (float32) to clean latents."""
+        x = noise.float()
+        for t in self.timesteps:
+            pred = predict(x, t)
+            alpha = self.alphas_cumprod[t]
+            a, s = alpha.sqrt(), (1 - alpha).sqrt()
+            if self.prediction_type == "v_prediction":
+                x0, eps = a * x - s * pred, a * pred + s * x
+            elif self.prediction_type == "epsilon":
+                x0, eps = (x - s * pred) / a, pred
+            else:
+                x0, eps = pred, (x - a * pred) / s
+            before = int(t) - self.stride
+            alpha_next = self.alphas_cumprod[before] if before >= 0 else self.final_alpha
+            x = alpha_next.sqrt() * x0 + (1 - alpha_next).sqrt() * eps
+            if progress is not None:
+                progress()
+        return x
+
+
+def make_sampler(config: Mapping[str, Any], count: int) -> DPMSolverPP | DDIMSampler | LCMSampler:
     """The sampler a scheduler config names, for ``count`` steps."""
     if config.get("_class_name") == "LCMScheduler":
         return LCMSampler.from_config(config, count)
+    if config.get("_class_name") == "DDIMScheduler":
+        return DDIMSampler.from_config(config, count)
     return DPMSolverPP.from_config(config, count)

@@ -22,7 +22,7 @@ from PIL import Image
 
 from sonogen.errors import SonogenError
 from sonogen.lite.pipeline import LitePipeline, lite_unsupported
-from sonogen.lite.sampler import DPMSolverPP, LCMSampler
+from sonogen.lite.sampler import DDIMSampler, DPMSolverPP, LCMSampler
 from sonogen.models import DEFAULT_MODEL_DIR
 from sonogen.spectrogram.params import SpectrogramParams
 
@@ -163,6 +163,35 @@ def test_the_lcm_sampler_follows_diffusers(changes: dict[str, Any], steps: int) 
     torch.testing.assert_close(got, x, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("changes", [
+    {},
+    {"prediction_type": "epsilon", "rescale_betas_zero_snr": False, "set_alpha_to_one": False,
+     "timestep_spacing": "leading", "steps_offset": 1},
+    {"prediction_type": "sample", "beta_schedule": "linear", "beta_start": 0.0001, "beta_end": 0.02,
+     "timestep_spacing": "linspace", "rescale_betas_zero_snr": False},
+])
+@pytest.mark.parametrize("steps", [1, 3, 8])
+def test_the_ddim_sampler_follows_diffusers(changes: dict[str, Any], steps: int) -> None:
+    from diffusers import DDIMScheduler
+
+    config = {"beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012,
+              "prediction_type": "v_prediction", "rescale_betas_zero_snr": True, "timestep_spacing": "trailing",
+              "clip_sample": False, "set_alpha_to_one": True, **changes}
+    reference = DDIMScheduler(**config)
+    reference.set_timesteps(steps)
+    ours = DDIMSampler.from_config({"_class_name": "DDIMScheduler", **config}, steps)
+    assert torch.equal(ours.timesteps, reference.timesteps)
+
+    def model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(0.7 * x) + 0.001 * float(t) * torch.cos(x)
+
+    noise = torch.randn(1, 4, 6, 10, generator=torch.Generator().manual_seed(steps))
+    x = noise.clone()
+    for t in reference.timesteps:
+        x = reference.step(model(x, t), t, x).prev_sample
+    torch.testing.assert_close(ours.sample(noise, model), x, atol=1e-5, rtol=1e-5)
+
+
 def test_a_few_step_student_draws_the_same_image(folder: Path, tmp_path: Path) -> None:
     """A model sampled by the LCM scheduler (the distilled student's), fresh noise and all."""
     from diffusers import LCMScheduler
@@ -186,10 +215,17 @@ def test_a_few_step_student_draws_the_same_image(folder: Path, tmp_path: Path) -
     assert np.abs(other - ours).mean() > 1  # the seed reaches the noise between steps too
 
 
-def test_a_few_step_adapter_is_merged_and_draws_the_same_image(folder: Path, tmp_path: Path) -> None:
-    """A folder's few_step/ LoRA, merged at load, samples as the full pipeline's fused adapter."""
+@pytest.mark.parametrize("sampler", ["lcm", "ddim"])
+def test_a_few_step_adapter_is_merged_and_draws_the_same_image(folder: Path, tmp_path: Path, sampler: str) -> None:
+    """A folder's few_step/ LoRA, merged at load, samples as the full pipeline's fused adapter,
+    with a consistency student's LCM sampler or a trajectory student's DDIM."""
     from sonogen.pipeline import load_pipeline
-    from sonogen.train.distill import few_step_student, save_few_step, student_scheduler
+    from sonogen.train.distill import (
+        ddim_scheduler,
+        few_step_student,
+        save_few_step,
+        student_scheduler,
+    )
 
     model = tmp_path / "model"
     subprocess.run(["cp", "-r", str(folder), str(model)], check=True)
@@ -199,8 +235,9 @@ def test_a_few_step_adapter_is_merged_and_draws_the_same_image(folder: Path, tmp
         for name, p in student.named_parameters():
             if "lora_" in name:
                 p.normal_(std=0.2, generator=torch.Generator().manual_seed(len(name)))
-    save_few_step(student, student_scheduler(teacher.scheduler, 10), {"num_inference_steps": 3, "guidance_scale": 1.0},
-                  model / "few_step")
+    few_sched = student_scheduler(teacher.scheduler, 10) if sampler == "lcm" else ddim_scheduler(teacher.scheduler)
+    save_few_step(student, few_sched, {"num_inference_steps": 3, "guidance_scale": 1.0}, model / "few_step")
+    assert lite_unsupported(model, few_step=True) is None
     lite, full = LitePipeline.load(model, few_step=True), load_pipeline(str(model), device="cpu", scheduler="few-step")
     assert (lite.default_steps, lite.default_guidance) == (3, 1.0)
     ours = np.asarray(lite.text_to_image("jazz piano", seed=4, width=64), dtype=int)
@@ -220,6 +257,14 @@ def test_a_folder_it_cannot_run_is_named_with_the_reason(tmp_path: Path, folder:
     assert "scheduler" in (lite_unsupported(pndm) or "")
     assert lite_unsupported(tmp_path) == "no readable model_index.json"
     assert lite_unsupported(folder) is None
+    few = tmp_path / "few"  # a few-step adapter whose sampler this path does not have
+    subprocess.run(["cp", "-r", str(folder), str(few)], check=True)
+    (few / "few_step").mkdir()
+    for name in ("adapter_config.json", "adapter_model.safetensors", "sampling.json"):
+        (few / "few_step" / name).write_text("{}")
+    (few / "few_step" / "scheduler_config.json").write_text(json.dumps({"_class_name": "PNDMScheduler"}))
+    assert lite_unsupported(few) is None
+    assert "PNDMScheduler" in (lite_unsupported(few, few_step=True) or "")
     config = json.loads((folder / "unet" / "config.json").read_text())
     odd = tmp_path / "odd"
     subprocess.run(["cp", "-r", str(folder), str(odd)], check=True)
