@@ -36,6 +36,19 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+#: Overrides where sonogen keeps files it can rebuild (:func:`cache_dir`).
+CACHE_ENV = "SONOGEN_CACHE"
+
+
+def cache_dir() -> Path:
+    """Where sonogen keeps files it can always rebuild: ``$SONOGEN_CACHE``, else
+    ``$XDG_CACHE_HOME/sonogen``, else ``~/.cache/sonogen`` (not created here)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "sonogen"
+
+
 def _umask() -> int:
     """The process's current umask (read by setting and restoring it)."""
     mask = os.umask(0o022)

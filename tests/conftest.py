@@ -90,6 +90,23 @@ def _threads() -> None:
     torch.set_num_threads(2)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The tests keep what sonogen caches (unpacked encoder weights) in a folder of their own,
+    which commands they start as processes inherit."""
+    import os
+
+    from sonogen.utils import CACHE_ENV
+
+    before = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("sonogen-cache"))
+    yield
+    if before is None:
+        os.environ.pop(CACHE_ENV, None)
+    else:
+        os.environ[CACHE_ENV] = before
+
+
 @pytest.fixture
 def music() -> np.ndarray:
     from sonogen.audio.demo import demo_clip

