@@ -14,7 +14,7 @@ from PIL import Image
 from sonogen.audio.io import resample
 from sonogen.errors import SonogenError
 from sonogen.spectrogram.image import image_to_spectrogram, spectrogram_to_image
-from sonogen.spectrogram.mel import filterbank_pinv, inverse_mel, mel_filterbank
+from sonogen.spectrogram.mel import cached_pinv, inverse_mel, mel_filterbank
 from sonogen.spectrogram.params import SpectrogramParams
 from sonogen.spectrogram.phase import griffin_lim, pghi_phase, random_phase, stft
 
@@ -218,7 +218,7 @@ class SpectrogramConverter:
             n_fft = min(win * s.fft_factor, max(p.n_fft * rate // p.sample_rate, win))
             fb = mel_filterbank(n_fft, p.num_frequencies, rate, p.min_frequency, p.max_frequency, device=self.device)
             window = torch.hann_window(win, periodic=True, device=self.device)
-            self._grids[key] = _Grid(rate, hop, n_fft, window, fb, filterbank_pinv(fb))
+            self._grids[key] = _Grid(rate, hop, n_fft, window, fb, cached_pinv(fb))
         return self._grids[key]
 
     # ------------------------------------------------------------------ images

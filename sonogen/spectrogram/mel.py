@@ -59,6 +59,43 @@ def filterbank_pinv(fb: torch.Tensor) -> torch.Tensor:
     return torch.linalg.pinv(fb.double()).T.contiguous().to(fb.dtype)
 
 
+def cached_pinv(fb: torch.Tensor) -> torch.Tensor:
+    """:func:`filterbank_pinv` of ``fb``, kept in sonogen's cache folder between runs.
+
+    The SVD behind it is a noticeable part of a fresh process's first clip; the file is named
+    by the hash of ``fb`` and holds the hash of the inverse, which is checked when read. A
+    missing, damaged or unwritable file means computing it again.
+    """
+    import hashlib
+
+    from sonogen.utils import atomic_path, cache_dir
+
+    host = fb.detach().to("cpu", torch.float32).contiguous()
+    key = hashlib.sha256(repr(tuple(host.shape)).encode() + host.numpy().tobytes()).hexdigest()
+    path = cache_dir() / "mel" / f"pinv-{key[:32]}.safetensors"
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as handle:
+            found = handle.get_tensor("pinv")
+            digest = (handle.metadata() or {}).get("sha256")
+        if digest == hashlib.sha256(found.contiguous().numpy().tobytes()).hexdigest() and \
+                tuple(found.shape) == (host.shape[0], host.shape[1]):
+            return found.to(device=fb.device, dtype=fb.dtype)
+    except Exception:  # a missing or damaged file (safetensors raises its own error types)
+        pass
+    pinv = filterbank_pinv(host)
+    try:
+        from safetensors.torch import save_file
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            save_file({"pinv": pinv}, str(tmp), metadata={"sha256": hashlib.sha256(pinv.numpy().tobytes()).hexdigest()})
+    except OSError:
+        pass
+    return pinv.to(device=fb.device, dtype=fb.dtype)
+
+
 def inverse_mel(
     mel: torch.Tensor,
     fb: torch.Tensor,

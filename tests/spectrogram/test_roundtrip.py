@@ -1,4 +1,7 @@
+from pathlib import Path
+
 import numpy as np
+import pytest
 import torch
 
 from sonogen.spectrogram.converter import SpectrogramConverter, working_rate
@@ -28,6 +31,36 @@ def test_filterbank_pinv_is_the_pseudo_inverse_of_the_filterbank() -> None:
         ours = filterbank_pinv(fb)
         assert ours.shape == reference.shape and ours.dtype == fb.dtype and ours.is_contiguous()
         assert float((ours - reference).abs().max()) < 1e-6 * float(reference.abs().max())
+
+
+def test_the_pseudo_inverse_is_kept_between_runs_and_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sonogen.spectrogram.mel as mel
+    from sonogen.utils import CACHE_ENV
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    fb = mel_filterbank(2048, 64, 22050, 20, 8000)
+    first = mel.cached_pinv(fb)
+    assert torch.equal(first, filterbank_pinv(fb))
+    (kept,) = (tmp_path / "mel").iterdir()
+
+    def no_svd(_: torch.Tensor) -> torch.Tensor:
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr(mel, "filterbank_pinv", no_svd)
+    assert torch.equal(mel.cached_pinv(fb), first)  # read back, not computed
+    with pytest.raises(AssertionError, match="computed again"):  # another filterbank has its own file
+        mel.cached_pinv(mel_filterbank(2048, 32, 22050, 20, 8000))
+    monkeypatch.undo()
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    data = bytearray(kept.read_bytes())
+    data[-1] ^= 0x40  # one damaged value: the stored hash no longer matches, so it is computed again
+    kept.write_bytes(bytes(data))
+    assert torch.equal(mel.cached_pinv(fb), first)
+    kept.write_bytes(b"not a safetensors file")
+    assert torch.equal(mel.cached_pinv(fb), first)
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "file"))  # a cache that cannot be written
+    assert torch.equal(mel.cached_pinv(fb), first)
 
 
 def test_the_fast_reconstruction_builds_no_full_size_filterbank() -> None:
