@@ -8,9 +8,9 @@ prompt, optional negative prompt and weights, one seed, text to audio; a CLIP or
 sentence (BERT) text encoder; an SD 1.x or a spectrogram autoencoder. It draws the same
 image as :class:`~sonogen.pipeline.pipeline.SonogenPipeline` within float32 rounding.
 A folder's few-step adapter (``few_step/``: a LoRA merged into the UNet's weights at load,
-with its DPM-Solver++, DDIM or LCM sampler and sampling defaults) runs here too. Anything else (audio input,
-masks, loops, other LoRAs and schedulers) uses the full pipeline; :func:`lite_unsupported`
-says whether a checkpoint folder can run here.
+with its DPM-Solver++, DDIM or LCM sampler and sampling defaults) runs here too. Anything
+else (audio input, masks, loops, other LoRAs and schedulers) uses the full pipeline;
+:func:`lite_unsupported` says whether a checkpoint folder can run here.
 """
 
 from __future__ import annotations

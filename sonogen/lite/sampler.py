@@ -34,8 +34,8 @@ _REQUIRED: dict[str, Any] = {
 }
 
 
-_LCM_REQUIRED: dict[str, Any] = {"thresholding": False, "clip_sample": False, "trained_betas": None}
-_DDIM_REQUIRED: dict[str, Any] = {"thresholding": False, "clip_sample": False, "trained_betas": None}
+#: what the LCM and DDIM configs must leave at diffusers' plain settings
+_UNCLIPPED: dict[str, Any] = {"thresholding": False, "clip_sample": False, "trained_betas": None}
 
 
 def _schedule_supported(config: Mapping[str, Any]) -> str | None:
@@ -49,9 +49,8 @@ def _schedule_supported(config: Mapping[str, Any]) -> str | None:
 
 def sampler_supports(config: Mapping[str, Any]) -> str | None:
     """None when :func:`make_sampler` can follow ``config``, else the reason it cannot."""
-    required = {"LCMScheduler": _LCM_REQUIRED, "DDIMScheduler": _DDIM_REQUIRED}.get(str(config.get("_class_name")))
-    if required is not None:
-        for key, value in required.items():
+    if config.get("_class_name") in ("LCMScheduler", "DDIMScheduler"):
+        for key, value in _UNCLIPPED.items():
             if config.get(key, value) != value:
                 return f"scheduler {key}={config.get(key)!r}"
         if config.get("_class_name") == "DDIMScheduler" and \
