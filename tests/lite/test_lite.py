@@ -306,6 +306,21 @@ def test_generate_with_the_packaged_model_imports_no_diffusers(tmp_path: Path) -
     assert np.abs(drawn - np.asarray(expected.images[0], dtype=int)).max() <= 1
 
 
+def test_the_packaged_few_step_student_takes_the_quick_path(tmp_path: Path) -> None:
+    """The packaged model's few-step adapter (its own sampler, DDIM) runs without diffusers and
+    draws the full pipeline's image."""
+    from sonogen.pipeline import load_pipeline
+
+    assert lite_unsupported(DEFAULT_MODEL_DIR, few_step=True) is None
+    out = run_generate("jazz piano trio", "--scheduler", "few-step", "--seconds", "1.28", "--seed", "5",
+                       "-o", str(tmp_path / "few.wav"), "--image", str(tmp_path / "few.png"))
+    assert out["code"] == 0 and "diffusers" not in {m.split(".")[0] for m in out["modules"]}
+    full = load_pipeline(None, device="cpu", scheduler="few-step")
+    expected = full("jazz piano trio", seed=5, width=128, output_type="pil", progress=False)
+    drawn = np.asarray(Image.open(tmp_path / "few.png"), dtype=int)
+    assert np.abs(drawn - np.asarray(expected.images[0], dtype=int)).max() <= 1
+
+
 @pytest.fixture(scope="module")
 def sentence_folder(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A tiny model of the v2 kind: the tiny sentence encoder (installed on ``sys.path``

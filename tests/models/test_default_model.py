@@ -237,8 +237,8 @@ def test_generate_says_what_it_draws_and_literal_draws_the_words(tmp_path: Path,
 
 
 def test_packaged_few_step_student_samples_in_one_pass_a_step(tmp_path: Path) -> None:
-    """The packaged folder carries a one-pass guidance student: --scheduler few-step samples
-    with the teacher's own solver at the student's steps and no guidance pass."""
+    """The packaged folder carries a one-pass trajectory student: --scheduler few-step samples
+    with DDIM on the teacher's noise schedule at the student's steps and no guidance pass."""
     from sonogen.audio.io import load_audio
     from sonogen.cli import main
     from sonogen.pipeline import load_pipeline
@@ -252,10 +252,13 @@ def test_packaged_few_step_student_samples_in_one_pass_a_step(tmp_path: Path) ->
     assert sampling["guidance_scale"] == 1.0 and 1 <= sampling["num_inference_steps"] < 20
     own = json.loads((few / "scheduler_config.json").read_text())
     teacher = json.loads((folder / "scheduler" / "scheduler_config.json").read_text())
-    assert {k: v for k, v in own.items() if k != "_diffusers_version"} == \
-        {k: v for k, v in teacher.items() if k != "_diffusers_version"}
+    schedule = ("num_train_timesteps", "beta_schedule", "beta_start", "beta_end", "prediction_type",
+                "rescale_betas_zero_snr", "timestep_spacing")
+    assert own["_class_name"] == "DDIMScheduler" and not own["clip_sample"]
+    assert {k: own[k] for k in schedule} == {k: teacher[k] for k in schedule}
     pipe = load_pipeline(None, device="cpu", scheduler="few-step")
     assert (pipe.default_steps, pipe.default_guidance) == (sampling["num_inference_steps"], 1.0)
+    assert type(pipe.scheduler).__name__ == "DDIMScheduler"
     teacher_pipe = load_pipeline(None, device="cpu")
     assert teacher_pipe.default_steps == 20  # the many-step path is unchanged
     x = torch.randn(1, 16, 8, 8, generator=torch.Generator().manual_seed(0))
