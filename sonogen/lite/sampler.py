@@ -222,6 +222,15 @@ class DPMSolverPP:
         return x
 
 
+def _plain_schedule(config: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """``(alphas_cumprod (T,), the signal level after the last step, prediction type)`` of a
+    supported LCM or DDIM config (its zero-SNR end left at exactly 0)."""
+    _require_supported(config)
+    cumprod = train_alphas_cumprod(config, finite_last=False)
+    final = torch.tensor(1.0) if config.get("set_alpha_to_one", True) else cumprod[0]
+    return cumprod, final, str(config.get("prediction_type", "epsilon"))
+
+
 def lcm_timesteps(config: Mapping[str, Any], count: int) -> np.ndarray:
     """The ``count`` timesteps an LCM run visits: evenly spaced indices into the distillation
     grid ``k * T / N - 1`` (``N`` = ``original_inference_steps``), descending, int64."""
@@ -255,13 +264,12 @@ class LCMSampler:
     @classmethod
     def from_config(cls, config: Mapping[str, Any], count: int) -> LCMSampler:
         """The sampler for an ``LCMScheduler`` config and ``count`` steps."""
-        _require_supported(config)
-        cumprod = train_alphas_cumprod(config, finite_last=False)
+        cumprod, final, prediction = _plain_schedule(config)
         return cls(
             timesteps=torch.from_numpy(lcm_timesteps(config, count)),
             alphas_cumprod=cumprod,
-            final_alpha=torch.tensor(1.0) if config.get("set_alpha_to_one", True) else cumprod[0],
-            prediction_type=str(config.get("prediction_type", "epsilon")),
+            final_alpha=final,
+            prediction_type=prediction,
             timestep_scaling=float(config.get("timestep_scaling", 10.0)),
         )
 
@@ -331,13 +339,12 @@ class DDIMSampler:
     @classmethod
     def from_config(cls, config: Mapping[str, Any], count: int) -> DDIMSampler:
         """The sampler for a ``DDIMScheduler`` config and ``count`` steps."""
-        _require_supported(config)
-        cumprod = train_alphas_cumprod(config, finite_last=False)
+        cumprod, final, prediction = _plain_schedule(config)
         return cls(
             timesteps=torch.from_numpy(ddim_timesteps(config, count)),
             alphas_cumprod=cumprod,
-            final_alpha=torch.tensor(1.0) if config.get("set_alpha_to_one", True) else cumprod[0],
-            prediction_type=str(config.get("prediction_type", "epsilon")),
+            final_alpha=final,
+            prediction_type=prediction,
             stride=int(config.get("num_train_timesteps", 1000)) // count,
         )
 
