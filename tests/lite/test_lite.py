@@ -105,6 +105,21 @@ def test_audio_is_the_image_through_the_format(lite: LitePipeline) -> None:
     assert 0.9 < float(np.abs(wave).max()) <= 0.98 + 1e-6
 
 
+def made_up_network(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """A made-up network whose answer depends on the latents and the timestep."""
+    return torch.tanh(0.7 * x) + 0.001 * float(t) * torch.cos(x)
+
+
+def diffusers_walk(reference: Any, noise: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``noise`` taken through every step of a diffusers scheduler (``set_timesteps`` called)
+    with :func:`made_up_network`."""
+    x = noise.clone()
+    for t in reference.timesteps:
+        extra = {"generator": [generator]} if generator is not None else {}
+        x = reference.step(made_up_network(x, t), t, x, **extra).prev_sample
+    return x
+
+
 @pytest.mark.parametrize("changes", [
     {},
     {"timestep_spacing": "leading", "steps_offset": 1, "rescale_betas_zero_snr": False, "prediction_type": "epsilon"},
@@ -123,16 +138,9 @@ def test_the_sampler_follows_diffusers_dpm_solver(changes: dict[str, Any], steps
     reference.set_timesteps(steps)
     assert torch.equal(ours.timesteps, reference.timesteps)
     torch.testing.assert_close(ours.sigmas, reference.sigmas)
-
-    def model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """A made-up network whose answer depends on the latents and the timestep."""
-        return torch.tanh(0.7 * x) + 0.001 * float(t) * torch.cos(x)
-
     noise = torch.randn(1, 4, 6, 10, generator=torch.Generator().manual_seed(steps))
-    x = noise.clone()
-    for t in reference.timesteps:
-        x = reference.step(model(x, t), t, x).prev_sample
-    torch.testing.assert_close(ours.sample(noise, model), x, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(ours.sample(noise, made_up_network), diffusers_walk(reference, noise),
+                               atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("changes", [
@@ -151,16 +159,10 @@ def test_the_lcm_sampler_follows_diffusers(changes: dict[str, Any], steps: int) 
     reference.set_timesteps(steps)
     ours = LCMSampler.from_config({"_class_name": "LCMScheduler", **config}, steps)
     assert torch.equal(ours.timesteps, reference.timesteps)
-
-    def model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(0.7 * x) + 0.001 * float(t) * torch.cos(x)
-
     noise = torch.randn(1, 4, 6, 10, generator=torch.Generator().manual_seed(steps))
-    x, generator = noise.clone(), torch.Generator().manual_seed(9)
-    for t in reference.timesteps:
-        x = reference.step(model(x, t), t, x, generator=[generator]).prev_sample
-    got = ours.sample(noise, model, generator=torch.Generator().manual_seed(9))
-    torch.testing.assert_close(got, x, atol=1e-5, rtol=1e-5)
+    got = ours.sample(noise, made_up_network, generator=torch.Generator().manual_seed(9))
+    torch.testing.assert_close(got, diffusers_walk(reference, noise, torch.Generator().manual_seed(9)),
+                               atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("changes", [
@@ -181,15 +183,9 @@ def test_the_ddim_sampler_follows_diffusers(changes: dict[str, Any], steps: int)
     reference.set_timesteps(steps)
     ours = DDIMSampler.from_config({"_class_name": "DDIMScheduler", **config}, steps)
     assert torch.equal(ours.timesteps, reference.timesteps)
-
-    def model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(0.7 * x) + 0.001 * float(t) * torch.cos(x)
-
     noise = torch.randn(1, 4, 6, 10, generator=torch.Generator().manual_seed(steps))
-    x = noise.clone()
-    for t in reference.timesteps:
-        x = reference.step(model(x, t), t, x).prev_sample
-    torch.testing.assert_close(ours.sample(noise, model), x, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(ours.sample(noise, made_up_network), diffusers_walk(reference, noise),
+                               atol=1e-5, rtol=1e-5)
 
 
 def test_a_few_step_student_draws_the_same_image(folder: Path, tmp_path: Path) -> None:
